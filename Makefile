@@ -1,0 +1,35 @@
+# Two commands on a bare machine: `make demo` and `make test`. Each creates .venv first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+BENCH_VENV := .venv-bench
+
+.PHONY: install demo test bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/tp parse samples/eval_outputs.jsonl | $(BIN)/tp stats - --by model
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+# Peers (ThinkPack) live in their own environment, never in the package's dependencies.
+$(BENCH_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install -q --upgrade pip
+	$(BENCH_VENV)/bin/pip install -q -e . thinkpack==1.0.0
+	touch $@
+
+bench: $(BENCH_VENV)/.installed
+	$(BENCH_VENV)/bin/python bench/run.py
+
+clean:
+	rm -rf $(VENV) $(BENCH_VENV) bench/data .pytest_cache

@@ -1,0 +1,63 @@
+"""Everything tp says to a person goes to stderr; stdout carries data only.
+
+Colour and progress bars appear only when stderr is a terminal and ``CI`` is unset.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from contextlib import contextmanager
+from functools import cache
+
+
+def interactive() -> bool:
+    return sys.stderr.isatty() and not os.environ.get("CI")
+
+
+@cache
+def stderr():
+    from rich.console import Console
+
+    if interactive():
+        return Console(stderr=True)
+    return Console(stderr=True, no_color=True, highlight=False, force_terminal=False, soft_wrap=True)
+
+
+def say(message: str) -> None:
+    stderr().print(message, markup=False, highlight=False)
+
+
+def warn(message: str) -> None:
+    stderr().print(f"tp: warning: {message}", markup=False, highlight=False, style="yellow")
+
+
+class _NoProgress:
+    def advance(self, amount: float = 1) -> None:
+        pass
+
+
+class _Progress:
+    def __init__(self, progress, task):
+        self._progress, self._task = progress, task
+
+    def advance(self, amount: float = 1) -> None:
+        self._progress.advance(self._task, amount)
+
+
+@contextmanager
+def progress(description: str, total: float | None, unit: str = "bytes"):
+    """A progress bar on stderr, or a silent stand-in when nobody is watching."""
+    if not interactive():
+        yield _NoProgress()
+        return
+    from rich.progress import (
+        BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TaskProgressColumn,
+        TextColumn, TimeElapsedColumn, TimeRemainingColumn, TransferSpeedColumn,
+    )
+
+    counter = [DownloadColumn(), TransferSpeedColumn()] if unit == "bytes" else [MofNCompleteColumn()]
+    columns = [TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), *counter,
+               TimeElapsedColumn(), TimeRemainingColumn()]
+    with Progress(*columns, console=stderr(), transient=True) as bar:
+        yield _Progress(bar, bar.add_task(description, total=total))

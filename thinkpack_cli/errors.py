@@ -1,0 +1,42 @@
+"""Errors and the exit codes they map to: the only place that decides both.
+
+0 success · 1 a ``--fail-if`` gate was missed · 2 bad usage or bad input ·
+70 a bug in tp (with a traceback only under ``TP_DEBUG=1``) · 130 interrupted.
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_GATE = 1
+EXIT_USAGE = 2
+EXIT_BUG = 70
+EXIT_INTERRUPTED = 130
+
+
+class TpError(Exception):
+    """An error the user can act on; its message is printed as one line."""
+
+    exit_code = EXIT_USAGE
+
+
+class UsageError(TpError):
+    """Options that cannot work together or name something that does not exist."""
+
+
+class InputError(TpError):
+    """Input that cannot be read: names the file, the line and the reason."""
+
+    def __init__(self, source: str, line: int | None, reason: str):
+        self.source, self.line, self.reason = source, line, reason
+        where = f"{source}:{line}" if line is not None else source
+        super().__init__(f"{where}: {reason}")
+
+
+class GateFailed(TpError):
+    """One or more ``--fail-if`` gates were missed."""
+
+    exit_code = EXIT_GATE
+
+
+class RecordError(ValueError):
+    """One record cannot be processed; the I/O layer adds where it came from."""

@@ -1,0 +1,227 @@
+"""Split raw model outputs into reasoning and answer, record by record.
+
+Pure functions over plain records: ``Parser(options)(records)`` for a batch,
+``parse_record`` for one, ``parse_batch`` for ``datasets.map(batched=True)``.
+``tp parse`` runs them through the streaming layer; ``tp stats`` reuses them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from .errors import RecordError, UsageError
+from .formats import EMPTY, MISSING, STATUSES, TRUNCATED, VALID, Split, get_format, prompt_opens_reasoning
+
+TEXT_FIELDS = ("response", "output", "completion", "generated_text", "text", "content")
+# Where servers put reasoning they split off themselves (vLLM, SGLang, DeepSeek API, gpt-oss messages).
+REASONING_FIELDS = ("reasoning_content", "reasoning", "thinking")
+OWNED_FIELDS = ("reasoning", "answer", "status", "reasoning_format", "reasoning_tag")
+TOKEN_FIELDS = ("reasoning_tokens", "answer_tokens")
+SPLIT_BY_FIELD = "field"  # reasoning_format of records whose server split the reasoning off
+
+
+@dataclass(frozen=True)
+class ParseOptions:
+    field: str | None = None  # name or dotted path; None: the first of TEXT_FIELDS present
+    format: str = "auto"
+    open_tag: str | None = None
+    close_tag: str | None = None
+    prefixed: bool | None = None  # None: infer (a close before any open means the prompt opened the block)
+    prompt_field: str = "prompt"
+    tokenizer: str | None = None
+
+
+class Parser:
+    """Parses records with one set of options. Callable on a list of records;
+    returns, for each, the record with the parse fields added, or a ``RecordError``."""
+
+    def __init__(self, options: ParseOptions = ParseOptions(), tokenizer: Any = None):
+        self.options = options
+        try:
+            self.format = get_format(options.format, options.open_tag, options.close_tag)
+        except ValueError as e:
+            raise UsageError(str(e)) from None
+        self.path = options.field.split(".") if options.field else None
+        self.tokenizer = tokenizer
+
+    @classmethod
+    def create(cls, options: ParseOptions) -> Parser:
+        """A parser for ``options``, loading ``options.tokenizer`` to count tokens and,
+        unless ``prefixed`` is stated, to learn whether its template opens the block."""
+        if options.tokenizer is None:
+            return cls(options)
+        from . import tokenizer as tokenizers
+
+        loaded = tokenizers.load(options.tokenizer)
+        if options.prefixed is None and getattr(loaded, "chat_template", None):
+            options = replace(options, prefixed=tokenizers.prefixed_format(loaded) is not None)
+        return cls(options, loaded)
+
+    def __call__(self, records: list[dict]) -> list[dict | RecordError]:
+        out: list[dict | RecordError] = []
+        for record in records:
+            try:
+                out.append(self.parse_record(record))
+            except RecordError as e:
+                out.append(e)
+        if self.tokenizer is not None:
+            self._count_tokens([r for r in out if not isinstance(r, RecordError)])
+        return out
+
+    def parse_record(self, record: dict) -> dict:
+        """``record`` with reasoning, answer, status, reasoning_format and reasoning_tag set."""
+        result = self.split_record(record)
+        if isinstance(result, list):
+            record["reasoning"] = [s.reasoning for s in result]
+            record["answer"] = [s.answer for s in result]
+            record["status"] = [s.status for s in result]
+            record["reasoning_format"] = [s.format for s in result]
+            record["reasoning_tag"] = [s.tag for s in result]
+        else:
+            record["reasoning"] = result.reasoning
+            record["answer"] = result.answer
+            record["status"] = result.status
+            record["reasoning_format"] = result.format
+            record["reasoning_tag"] = result.tag
+        return record
+
+    def split_record(self, record: dict) -> Split | list[Split]:
+        """The split of the record's text field (a list of splits for a list of samples)."""
+        name, parents, text = self._text(record)
+        parent = parents[-1]
+        reasoning_field, reasoning = _reasoning_sibling(parent, record)
+        finish = _finish_reason(parents)
+        prefixed = self._prefixed(record)
+        if isinstance(text, list):
+            return [
+                self._split(name, t, _nth(reasoning, i), reasoning_field, _nth(finish, i), prefixed)
+                for i, t in enumerate(text)
+            ]
+        return self._split(name, text, reasoning, reasoning_field, finish, prefixed)
+
+    def _split(self, name, text, reasoning, reasoning_field, finish, prefixed) -> Split:
+        if isinstance(reasoning, str):
+            answer = "" if text is None else text
+            if not isinstance(answer, str):
+                raise RecordError(f"field {name!r} is {_kind(answer)}, not a string")
+            reasoning, answer = reasoning.strip(), answer.strip()
+            if finish == "length" and not answer:  # the server never saw the block close
+                return Split(reasoning, "", TRUNCATED, SPLIT_BY_FIELD, reasoning_field)
+            return Split(reasoning, answer, VALID if reasoning else EMPTY, SPLIT_BY_FIELD, reasoning_field)
+        if not isinstance(text, str):
+            raise RecordError(f"field {name!r} is {_kind(text)}, not a string")
+        return self.format.split(text, prefixed)
+
+    def _text(self, record: dict) -> tuple[str, list, Any]:
+        if self.path is not None:
+            return self.options.field, *_lookup(record, self.path, self.options.field)
+        for name in TEXT_FIELDS:
+            if name in record:
+                return name, [record], record[name]
+        if any(isinstance(record.get(f), str) for f in REASONING_FIELDS):
+            return "content", [record], None  # reasoning came back alone: the answer is empty
+        raise RecordError(f"no text field: looked for {', '.join(TEXT_FIELDS)} (name one with --field)")
+
+    def _prefixed(self, record: dict) -> bool | None:
+        # A record's own generation prompt that ends inside an open block is the
+        # strongest evidence there is; otherwise the command-wide setting stands.
+        prompt = record.get(self.options.prompt_field)
+        if isinstance(prompt, str) and prompt_opens_reasoning(prompt) is not None:
+            return True
+        return self.options.prefixed
+
+    def _count_tokens(self, records: list[dict]) -> None:
+        from .tokenizer import count_tokens
+
+        texts, slots = [], []
+        for record in records:
+            for key, source in zip(TOKEN_FIELDS, ("reasoning", "answer")):
+                value = record[source]
+                items = value if isinstance(value, list) else [value]
+                for i, item in enumerate(items):
+                    if item is not None:
+                        texts.append(item)
+                        slots.append((record, key, i if isinstance(value, list) else None, len(items)))
+                record[key] = [None] * len(items) if isinstance(value, list) else None
+        for (record, key, index, _), count in zip(slots, count_tokens(self.tokenizer, texts)):
+            if index is None:
+                record[key] = count
+            else:
+                record[key][index] = count
+
+
+def _lookup(record: dict, path: list[str], dotted: str) -> tuple[list, Any]:
+    node: Any = record
+    parents = []
+    for key in path:
+        parents.append(node)
+        if isinstance(node, dict) and key in node:
+            node = node[key]
+        elif isinstance(node, list) and key.lstrip("-").isdigit() and -len(node) <= int(key) < len(node):
+            node = node[int(key)]
+        else:
+            raise RecordError(f"no field {dotted!r}")
+    return parents, node
+
+
+def _reasoning_sibling(parent: Any, record: dict) -> tuple[str | None, Any]:
+    if not isinstance(parent, dict):
+        return None, None
+    # A record tp parsed before holds our own `reasoning`: parse its text again instead.
+    ours = parent is record and "reasoning_format" in record and record.get("reasoning_format") != SPLIT_BY_FIELD
+    for name in REASONING_FIELDS:
+        value = parent.get(name)
+        if ours and name == "reasoning":
+            continue
+        if isinstance(value, str) or (isinstance(value, list) and value and all(isinstance(v, (str, type(None))) for v in value)):
+            return name, value
+    return None, None
+
+
+def _finish_reason(parents: list) -> Any:
+    for node in reversed(parents):
+        if isinstance(node, dict) and "finish_reason" in node:
+            return node["finish_reason"]
+    return None
+
+
+def _nth(value: Any, i: int) -> Any:
+    if isinstance(value, list):
+        return value[i] if i < len(value) else None
+    return value
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    return {dict: "an object", list: "a list", bool: "a boolean", int: "a number", float: "a number"}.get(type(value), type(value).__name__)
+
+
+def is_parsed(record: dict) -> bool:
+    """Whether ``record`` already went through ``tp parse``."""
+    status = record.get("status")
+    if isinstance(status, list):
+        status = status[0] if status else None
+    return status in STATUSES and "reasoning_format" in record and "answer" in record
+
+
+def parse_record(record: dict, **options: Any) -> dict:
+    """Parse one record (raises ``RecordError`` when it cannot be parsed)."""
+    return Parser(ParseOptions(**options)).parse_record(record)
+
+
+def parse_batch(batch: dict[str, list], **options: Any) -> dict[str, list]:
+    """Columns in, columns out: ``dataset.map(parse_batch, batched=True)``."""
+    names = list(batch)
+    rows = [dict(zip(names, values)) for values in zip(*batch.values())]
+    parser = Parser(ParseOptions(**options))
+    parsed = [parser.parse_record(row) for row in rows]
+    columns = list(dict.fromkeys([*names, *OWNED_FIELDS]))
+    return {name: [row.get(name) for row in parsed] for name in columns}
+
+
+__all__ = [
+    "EMPTY", "MISSING", "OWNED_FIELDS", "STATUSES", "TEXT_FIELDS", "TRUNCATED", "VALID",
+    "ParseOptions", "Parser", "is_parsed", "parse_batch", "parse_record",
+]

@@ -1,0 +1,55 @@
+"""Tokenizers and chat templates: loading, rendering a generation prompt, counting tokens.
+
+transformers is imported here only, and only when a command is given ``--tokenizer``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from .errors import UsageError
+from .formats import TagFormat, prompt_opens_reasoning
+
+_PROBE = [{"role": "user", "content": "What is 2 + 2?"}]
+
+
+def load(name_or_path: str) -> Any:
+    """A tokenizer from a local folder, or a hub name when online."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # tp forks its own workers
+    try:
+        from transformers import AutoTokenizer
+        from transformers.utils import logging as hf_logging
+    except ImportError:
+        raise UsageError("--tokenizer needs transformers (pip install transformers)") from None
+    hf_logging.set_verbosity_error()
+    try:
+        return AutoTokenizer.from_pretrained(name_or_path)
+    except Exception as e:  # transformers raises many kinds; all mean "cannot load this"
+        first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise UsageError(f"cannot load tokenizer {name_or_path!r}: {first_line}") from None
+
+
+def generation_prompt(tokenizer: Any, messages: list[dict] = _PROBE, **template_kwargs: Any) -> str:
+    """The text the chat template renders for ``messages`` plus the generation prompt."""
+    if not getattr(tokenizer, "chat_template", None):
+        raise UsageError("the tokenizer has no chat template")
+    try:
+        return tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False, **template_kwargs)
+    except Exception as e:
+        raise UsageError(f"the chat template failed to render: {e}") from None
+
+
+def prefixed_format(tokenizer: Any, **template_kwargs: Any) -> TagFormat | None:
+    """The format whose block the template's generation prompt opens (DeepSeek-R1-Distill, QwQ), if any."""
+    return prompt_opens_reasoning(generation_prompt(tokenizer, **template_kwargs))
+
+
+def count_tokens(tokenizer: Any, texts: list[str]) -> list[int]:
+    """Token counts of ``texts``, without special tokens, in one batched call."""
+    if not texts:
+        return []
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is not None:  # the Rust tokenizer directly: no Python per text
+        return [len(e.ids) for e in backend.encode_batch(texts, add_special_tokens=False)]
+    return [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]

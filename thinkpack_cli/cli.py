@@ -36,7 +36,7 @@ def command(name: str, epilog: str):
             try:
                 return fn(*args, **kwargs)
             except TpError as e:
-                _fail(str(e), e.exit_code)
+                _fail(str(e), e.exit_code, e.label)
             except KeyboardInterrupt:
                 _fail("interrupted", EXIT_INTERRUPTED)
             except BrokenPipeError:
@@ -55,10 +55,11 @@ def command(name: str, epilog: str):
     return register
 
 
-def _fail(message: str, code: int):
+def _fail(message: str, code: int, label: str = "error"):
     from . import console
 
-    console.stderr().print(f"tp: error: {message}", markup=False, highlight=False, style="red")
+    for line in message.splitlines() or [""]:
+        console.stderr().print(f"tp: {label}: {line}", markup=False, highlight=False, style="red")
     raise typer.Exit(code)
 
 
@@ -137,6 +138,93 @@ def parse(
                                 workers=workers, input_format=input_format)
     if not quiet:
         summary.report("parse")
+
+
+@command(
+    "stats",
+    epilog="""[b]Examples[/b]
+
+  tp parse outputs.jsonl | tp stats - --gold gold --by model
+  tp stats parsed.jsonl --id prompt_id --k 1,8,16 --json > stats.json
+  tp stats baseline.jsonl candidate.jsonl --gold gold --fail-if 'delta.accuracy < -0.02'
+  tp stats eval.jsonl --fail-if 'valid_rate < 0.95' --fail-if 'truncated_rate > 0.02' --markdown >> "$GITHUB_STEP_SUMMARY"
+""",
+)
+def stats(
+    inputs: Inputs = None,
+    by: Annotated[Optional[str], typer.Option("--by", help="Group by these fields (comma-separated, dotted paths allowed).")] = None,
+    gold: Annotated[Optional[str], typer.Option("--gold", help="Gold-answer field [default: gold or reference, when present].")] = None,
+    id_field: Annotated[Optional[str], typer.Option("--id", help="Records sharing this field are samples of one prompt (for pass@k).")] = None,
+    k: Annotated[Optional[str], typer.Option("--k", help="pass@k for these k (comma-separated), over prompts with at least k samples.")] = None,
+    grader: Annotated[str, typer.Option("--grader", help="math (Math-Verify) or exact (string equality).")] = "math",
+    grade_timeout: Annotated[float, typer.Option("--grade-timeout", min=0.01, help="Seconds per answer before it counts as wrong.")] = 5.0,
+    fail_if: Annotated[Optional[list[str]], typer.Option("--fail-if", help="Exit 1 when this holds for any row, e.g. 'valid_rate < 0.95' or 'delta.accuracy < -0.02'. Repeatable.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON: an object, or a list of objects with --by or several inputs.")] = False,
+    as_markdown: Annotated[bool, typer.Option("--markdown", help="A Markdown table (for $GITHUB_STEP_SUMMARY).")] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="CSV, one line per group and input, every metric.")] = False,
+    field: Field = None,
+    format: Format = "auto",
+    open_tag: OpenTag = None,
+    close_tag: CloseTag = None,
+    prefixed: Prefixed = None,
+    tokenizer: Tokenizer = None,
+    prompt_field: PromptField = "prompt",
+    on_error: OnError = "fail",
+    input_format: InputFormat = None,
+    workers: Workers = None,
+    quiet: Quiet = False,
+):
+    """Aggregate outputs into rates, lengths, accuracy and pass@k; gate CI on them.
+
+    Reads parsed records (from tp parse) or raw outputs, parsed on the fly with the same options as tp parse. Several inputs give one column each and their change against the first.
+    """
+    from . import console, gates, report
+    from . import stats as stats_lib
+    from .errors import GateFailed, UsageError
+    from .parse import Parser
+
+    kinds = [name for name, on in (("json", as_json), ("markdown", as_markdown), ("csv", as_csv)) if on]
+    if len(kinds) > 1:
+        raise UsageError("choose one of --json, --markdown, --csv")
+    options = stats_lib.StatsOptions(
+        parse=_parse_options(field, format, open_tag, close_tag, prefixed, tokenizer, prompt_field),
+        by=tuple(_split_list(by)), gold=gold, id=id_field, ks=tuple(_ints(k, "--k")), grader=grader, timeout=grade_timeout,
+    )
+    stats_lib.check_options(options)
+    tokens = tokenizer is not None
+    names = stats_lib.metric_names(options, tokens)
+    checks = [gates.parse_gate(text, names) for text in fail_if or []]
+    parser = Parser.create(options.parse)
+    columns = stats_lib.collect(inputs or [], options, parser, on_error=on_error, workers=workers, input_format=input_format)
+    correct, timeouts = stats_lib.grade(columns, options, workers)
+    rows = stats_lib.rows(columns, options, correct, tokens)
+    several = len(columns) > 1
+    if kinds:
+        sys.stdout.write(report.render(rows, names, options.by, kinds[0], several))
+    else:
+        report.print_table(rows, names, options.by, several, console.stdout())
+    sys.stdout.flush()  # the report before the summary, when both go to one terminal
+    if not quiet:
+        for column in columns:
+            column.summary.report(f"stats {column.name}", verb="counted")
+        if timeouts:
+            console.warn(f"{timeouts} answers took longer than --grade-timeout to grade and count as wrong")
+    misses = gates.check(checks, rows, options.by)
+    if misses:
+        raise GateFailed("\n".join(map(str, misses)))
+
+
+def _split_list(text: str | None) -> list[str]:
+    return [part.strip() for part in (text or "").split(",") if part.strip()]
+
+
+def _ints(text: str | None, option: str) -> list[int]:
+    from .errors import UsageError
+
+    try:
+        return [int(part) for part in _split_list(text)]
+    except ValueError:
+        raise UsageError(f"{option} takes comma-separated integers, e.g. 1,8,16") from None
 
 
 def main() -> None:

@@ -24,6 +24,16 @@ def stderr():
     return Console(stderr=True, no_color=True, highlight=False, force_terminal=False, soft_wrap=True)
 
 
+@cache
+def stdout():
+    """Where tables go: coloured only for a person at a terminal."""
+    from rich.console import Console
+
+    if sys.stdout.isatty() and not os.environ.get("CI"):
+        return Console()
+    return Console(no_color=True, highlight=False, force_terminal=False, width=200)
+
+
 def say(message: str) -> None:
     stderr().print(message, markup=False, highlight=False)
 

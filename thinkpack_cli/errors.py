@@ -14,9 +14,10 @@ EXIT_INTERRUPTED = 130
 
 
 class TpError(Exception):
-    """An error the user can act on; its message is printed as one line."""
+    """An error the user can act on; each line of its message is printed as ``tp: LABEL: line``."""
 
     exit_code = EXIT_USAGE
+    label = "error"
 
 
 class UsageError(TpError):
@@ -33,9 +34,10 @@ class InputError(TpError):
 
 
 class GateFailed(TpError):
-    """One or more ``--fail-if`` gates were missed."""
+    """One or more ``--fail-if`` gates were missed: one line per miss."""
 
     exit_code = EXIT_GATE
+    label = "gate missed"
 
 
 class RecordError(ValueError):

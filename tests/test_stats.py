@@ -1,0 +1,233 @@
+"""`tp stats`: metrics, pass@k, groups, run-vs-run deltas, output formats and CI gates."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from thinkpack_cli.cli import app
+from thinkpack_cli.stats import pass_at_k
+
+
+def jsonl(path, records):
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return str(path)
+
+
+def stats(*args, input=None):
+    return CliRunner().invoke(app, ["stats", *args], input=input)
+
+
+# Ten samples: 6 valid, 1 empty, 2 truncated, 1 missing; gold answers for all.
+EVAL = [
+    {"id": "a", "model": "m1", "response": "<think>2+2</think>The answer is 4.", "gold": "4"},
+    {"id": "b", "model": "m1", "response": "<think>think</think>\\boxed{5}", "gold": "5"},
+    {"id": "c", "model": "m1", "response": "<think>hmm</think>\\boxed{7}", "gold": "6"},
+    {"id": "d", "model": "m1", "response": "<think>\n\n</think>\n\n9", "gold": "9"},
+    {"id": "e", "model": "m1", "response": "<think>never closed 10", "gold": "10"},
+    {"id": "f", "model": "m2", "response": "<think>x</think>11", "gold": "11"},
+    {"id": "g", "model": "m2", "response": "<think>y</think>12", "gold": "12"},
+    {"id": "h", "model": "m2", "response": "<think>z</think>wrong", "gold": "13"},
+    {"id": "i", "model": "m2", "response": "<think>cut", "gold": "14"},
+    {"id": "j", "model": "m2", "response": "15", "gold": "15"},
+]
+
+
+def test_rates_sum_to_one_and_match_counts(tmp_path):
+    result = stats(jsonl(tmp_path / "e.jsonl", EVAL), "--json", "--grader", "exact")
+    assert result.exit_code == 0, result.stderr
+    m = json.loads(result.stdout)
+    assert m["total"] == 10
+    assert (m["valid_rate"], m["empty_rate"], m["truncated_rate"], m["missing_rate"]) == (0.6, 0.1, 0.2, 0.1)
+    assert math.isclose(sum(m[f"{s}_rate"] for s in ("valid", "empty", "truncated", "missing")), 1.0)
+    assert m["answer_rate"] == 0.8  # truncated samples have no answer
+    assert m["graded"] == 10
+    # correct: a (4), b (5), d (9), f, g, j = 6 of 10; truncated e and i are wrong whatever they say
+    assert m["accuracy"] == pytest.approx(0.6)
+    # among the 6 valid: a, b, f, g correct
+    assert m["rpass@1"] == pytest.approx(4 / 6)
+    assert m["reasoning_chars_max"] == len("never closed 10")
+    assert m["answer_chars_max"] == len("The answer is 4.")
+
+
+def test_parsed_and_raw_input_give_the_same_numbers(tmp_path):
+    raw = jsonl(tmp_path / "raw.jsonl", EVAL)
+    parsed = CliRunner().invoke(app, ["parse", raw, "-q"]).stdout
+    from_raw = json.loads(stats(raw, "--json", "--grader", "exact").stdout)
+    from_parsed = json.loads(stats("-", "--json", "--grader", "exact", input=parsed).stdout)
+    assert from_raw == from_parsed
+
+
+def test_parsed_records_are_trusted_not_reparsed(tmp_path):
+    """A file parsed with --prefixed keeps its statuses; re-parsing without the flag would differ."""
+    raw = jsonl(tmp_path / "raw.jsonl", [{"response": "reasoning with no close"}])
+    parsed = CliRunner().invoke(app, ["parse", raw, "--prefixed", "-q"]).stdout
+    m = json.loads(stats("-", "--json", input=parsed).stdout)
+    assert m["truncated_rate"] == 1.0
+
+
+def test_zero_records_give_null_rates(tmp_path):
+    result = stats(jsonl(tmp_path / "empty.jsonl", []), "--json")
+    assert result.exit_code == 0
+    m = json.loads(result.stdout)
+    assert m["total"] == 0
+    assert m["valid_rate"] is None and m["accuracy"] is None and m["reasoning_chars_mean"] is None
+
+
+def test_no_gold_means_no_accuracy(tmp_path):
+    records = [{k: v for k, v in r.items() if k != "gold"} for r in EVAL]
+    m = json.loads(stats(jsonl(tmp_path / "e.jsonl", records), "--json").stdout)
+    assert m["graded"] == 0 and m["accuracy"] is None and m["rpass@1"] is None
+
+
+def test_group_by_gives_a_list_of_objects(tmp_path):
+    result = stats(jsonl(tmp_path / "e.jsonl", EVAL), "--by", "model", "--json", "--grader", "exact")
+    rows = json.loads(result.stdout)
+    assert [r["model"] for r in rows] == ["m1", "m2"]
+    assert [r["total"] for r in rows] == [5, 5]
+    assert rows[0]["accuracy"] == pytest.approx(3 / 5)
+    assert rows[1]["accuracy"] == pytest.approx(3 / 5)
+
+
+@pytest.mark.parametrize(
+    "n, c, k, expected",
+    [(10, 0, 1, 0.0), (10, 10, 5, 1.0), (10, 3, 1, 0.3), (4, 1, 2, 0.5), (5, 2, 2, 1 - math.comb(3, 2) / math.comb(5, 2)),
+     (16, 1, 8, 0.5)],
+    ids=["none-correct", "all-correct", "pass1-is-mean", "n4c1k2", "n5c2k2", "n16c1k8"],
+)
+def test_pass_at_k_is_the_unbiased_estimator(n, c, k, expected):
+    assert pass_at_k(n, c, k) == pytest.approx(expected)
+
+
+def test_pass_at_k_over_list_fields(tmp_path):
+    records = [
+        {"response": ["1", "2", "3", "4"], "gold": "4"},  # 1 of 4
+        {"response": ["4", "4", "x", "y"], "gold": "4"},  # 2 of 4
+        {"response": ["z", "z", "z", "z"], "gold": "4"},  # 0 of 4
+    ]
+    m = json.loads(stats(jsonl(tmp_path / "n.jsonl", records), "--k", "1,2,8", "--json", "--grader", "exact").stdout)
+    assert m["total"] == 12
+    assert m["accuracy"] == pytest.approx((0.25 + 0.5 + 0) / 3)
+    assert m["pass@1"] == pytest.approx(m["accuracy"])
+    assert m["pass@2"] == pytest.approx((pass_at_k(4, 1, 2) + pass_at_k(4, 2, 2) + 0) / 3)
+    assert m["pass@8"] is None  # no prompt has 8 samples
+
+
+def test_pass_at_k_over_records_sharing_an_id(tmp_path):
+    records = [{"qid": q, "response": a, "gold": "ok"} for q, a in [(1, "ok"), (1, "no"), (2, "no"), (2, "no")]]
+    m = json.loads(stats(jsonl(tmp_path / "s.jsonl", records), "--id", "qid", "--k", "2", "--json", "--grader", "exact").stdout)
+    assert m["pass@2"] == pytest.approx(0.5)
+    assert m["accuracy"] == pytest.approx(0.25)
+
+
+def test_math_grader_accepts_equivalent_forms(tmp_path):
+    records = [
+        {"response": "<think>r</think>So \\boxed{\\frac{1}{2}}", "gold": "0.5"},
+        {"response": "<think>r</think>The answer is 2,280.", "gold": "2280"},
+        {"response": "<think>r</think>\\boxed{3}", "gold": "4"},
+    ]
+    m = json.loads(stats(jsonl(tmp_path / "m.jsonl", records), "--json").stdout)
+    assert m["accuracy"] == pytest.approx(2 / 3)
+
+
+def test_several_inputs_give_columns_and_deltas(tmp_path):
+    a = jsonl(tmp_path / "a.jsonl", EVAL)
+    better = [dict(r, response=f"<think>ok</think>{r['gold']}") for r in EVAL]
+    b = jsonl(tmp_path / "b.jsonl", better)
+    rows = json.loads(stats(a, b, "--json", "--grader", "exact").stdout)
+    assert [r["input"] for r in rows] == [a, b]
+    assert "delta" not in rows[0]
+    assert rows[1]["accuracy"] == 1.0
+    assert rows[1]["delta"]["accuracy"] == pytest.approx(0.4)
+    assert rows[1]["delta"]["valid_rate"] == pytest.approx(0.4)
+
+
+def test_markdown_and_csv(tmp_path):
+    path = jsonl(tmp_path / "e.jsonl", EVAL)
+    md = stats(path, "--markdown", "--grader", "exact").stdout
+    assert md.startswith("| metric | value |\n| --- | ---: |\n")
+    assert "| valid_rate | 60.0% |" in md
+    table = list(csv.DictReader(io.StringIO(stats(path, "--csv", "--by", "model", "--grader", "exact").stdout)))
+    assert [row["model"] for row in table] == ["m1", "m2"]
+    assert float(table[0]["valid_rate"]) == pytest.approx(0.6)
+
+
+def test_table_is_the_default(tmp_path):
+    result = stats(jsonl(tmp_path / "e.jsonl", EVAL), "--grader", "exact")
+    assert result.exit_code == 0
+    assert "valid_rate" in result.stdout and "60.0%" in result.stdout
+    assert "10 records read, 10 counted, 0 skipped" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "gate, code",
+    [("valid_rate < 0.5", 0), ("valid_rate < 0.95", 1), ("truncated_rate > 0.1", 1), ("accuracy >= 0.6", 1),
+     ("total == 10", 1), ("missing_rate <= 0.05", 0)],
+    ids=["met", "valid-missed", "truncated-missed", "accuracy-missed", "eq", "le-met"],
+)
+def test_gates(tmp_path, gate, code):
+    result = stats(jsonl(tmp_path / "e.jsonl", EVAL), "--json", "--grader", "exact", "--fail-if", gate)
+    assert result.exit_code == code
+    if code:
+        metric = gate.split()[0]
+        assert f"tp: gate missed: {gate}: {metric} = " in result.stderr
+        assert result.stdout  # the report is still printed
+
+
+def test_gate_per_group_names_the_group(tmp_path):
+    result = stats(jsonl(tmp_path / "e.jsonl", EVAL), "--by", "model", "--fail-if", "missing_rate > 0.1", "--json")
+    assert result.exit_code == 1
+    assert "missing_rate > 0.1 [model=m2]: missing_rate = 0.2, threshold 0.1" in result.stderr
+    assert "model=m1" not in result.stderr
+
+
+def test_delta_gate(tmp_path):
+    a = jsonl(tmp_path / "a.jsonl", EVAL)
+    worse = jsonl(tmp_path / "b.jsonl", [dict(r, response="<think>x") for r in EVAL])
+    result = stats(a, worse, "--grader", "exact", "--fail-if", "delta.accuracy < -0.02", "--json")
+    assert result.exit_code == 1
+    assert f"delta.accuracy < -0.02 [input={worse}]: delta.accuracy = -0.6" in result.stderr
+
+
+def test_gate_on_unmeasured_metric_is_missed(tmp_path):
+    records = [{"response": "x"}]
+    result = stats(jsonl(tmp_path / "e.jsonl", records), "--fail-if", "accuracy < 0.5", "--json")
+    assert result.exit_code == 1
+    assert "accuracy = null (nothing to measure)" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [(["--fail-if", "valid < 0.9"], "unknown metric 'valid'"),
+     (["--fail-if", "valid_rate is low"], "cannot read gate"),
+     (["--k", "a,b"], "--k takes comma-separated integers"),
+     (["--json", "--csv"], "choose one of --json, --markdown, --csv"),
+     (["--grader", "fuzzy"], "--grader must be one of")],
+    ids=["unknown-metric", "bad-gate", "bad-k", "two-formats", "bad-grader"],
+)
+def test_usage_errors_exit_2(tmp_path, args, message):
+    result = stats(jsonl(tmp_path / "e.jsonl", EVAL), *args)
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_pipe_parse_into_stats(tmp_path):
+    """The real commands in a real shell pipe."""
+    path = jsonl(tmp_path / "e.jsonl", EVAL)
+    tp = [sys.executable, "-m", "thinkpack_cli"]
+    parse = subprocess.Popen([*tp, "parse", path], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    result = subprocess.run([*tp, "stats", "-", "--json", "--grader", "exact", "--fail-if", "valid_rate < 0.9"],
+                            stdin=parse.stdout, capture_output=True, text=True)
+    parse.stdout.close()
+    assert parse.wait() == 0
+    assert result.returncode == 1
+    assert json.loads(result.stdout)["valid_rate"] == 0.6
+    assert "tp: gate missed: valid_rate < 0.9: valid_rate = 0.6, threshold 0.9" in result.stderr

@@ -1,0 +1,205 @@
+"""The streaming layer, driven through `tp parse`: formats in and out, errors, atomic writes, workers."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import subprocess
+import sys
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from thinkpack_cli import streams
+from thinkpack_cli.cli import app
+
+RECORDS = [
+    {"id": 1, "response": "<think>a</think>42", "meta": {"k": [1, 2.5, None]}, "z": True},
+    {"id": 2, "response": "plain", "unicode": "héllo ✓ 漢字"},
+    {"id": 3, "response": "<think>cut off"},
+]
+
+
+def write_jsonl(path, records, extra_lines=()):
+    with open(path, "w", encoding="utf-8") as f:
+        for r in records:
+            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+        for line in extra_lines:
+            f.write(line + "\n")
+    return str(path)
+
+
+def run(*args, input=None):
+    return CliRunner().invoke(app, list(args), input=input)
+
+
+def read_jsonl(text):
+    return [json.loads(line) for line in text.splitlines() if line]
+
+
+def test_fields_pass_through_unchanged_and_in_order(tmp_path):
+    path = write_jsonl(tmp_path / "in.jsonl", RECORDS)
+    result = run("parse", path)
+    assert result.exit_code == 0, result.stderr
+    out = read_jsonl(result.stdout)
+    for before, after in zip(RECORDS, out):
+        assert list(after)[: len(before)] == list(before)
+        assert {k: after[k] for k in before} == before
+        assert list(after)[len(before):] == ["reasoning", "answer", "status", "reasoning_format", "reasoning_tag"]
+    assert [r["status"] for r in out] == ["valid", "missing", "truncated"]
+
+
+def test_blank_lines_are_not_records(tmp_path):
+    path = write_jsonl(tmp_path / "in.jsonl", RECORDS, extra_lines=["", "   "])
+    result = run("parse", path)
+    assert result.exit_code == 0
+    assert len(read_jsonl(result.stdout)) == 3
+    assert "3 records read, 3 written, 0 skipped" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "line, reason",
+    [
+        ('{"response": "x"', "malformed JSON"),
+        ("[1, 2]", "not a JSON object (a list)"),
+        ('"just a string"', "not a JSON object (a string)"),
+        ('{"other": 1}', "no text field"),
+        ('{"response": 7}', "field 'response' is a number, not a string"),
+        ('{"response": null}', "field 'response' is null, not a string"),
+    ],
+    ids=["malformed", "list", "string", "no-text-field", "number", "null"],
+)
+def test_bad_record_fails_with_file_line_and_reason(tmp_path, line, reason):
+    path = write_jsonl(tmp_path / "in.jsonl", RECORDS, extra_lines=[line])
+    result = run("parse", path)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"tp: error: {path}:4: {reason}")
+    assert "Traceback" not in result.stderr
+
+
+def test_invalid_utf8_is_reported(tmp_path):
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(b'{"response": "ok"}\n{"response": "\xff\xfe"}\n')
+    result = run("parse", str(path))
+    assert result.exit_code == 2
+    assert f"{path}:2: invalid UTF-8" in result.stderr
+
+
+def test_skip_accounts_for_every_record(tmp_path):
+    path = write_jsonl(tmp_path / "in.jsonl", RECORDS, extra_lines=["{oops", '{"response": 1}'])
+    result = run("parse", path, "--on-error", "skip")
+    assert result.exit_code == 0
+    assert len(read_jsonl(result.stdout)) == 3
+    assert "5 records read, 3 written, 2 skipped" in result.stderr
+    assert f"skipped {path}:4: malformed JSON" in result.stderr
+    assert f"skipped {path}:5: field 'response' is a number" in result.stderr
+
+
+def test_json_array_gets_a_hint(tmp_path):
+    path = tmp_path / "in.json"
+    path.write_text(json.dumps(RECORDS))
+    result = run("parse", str(path))
+    assert result.exit_code == 2
+    assert "a JSON array, not JSON Lines" in result.stderr
+
+
+def test_missing_file_is_one_line(tmp_path):
+    result = run("parse", str(tmp_path / "nope.jsonl"))
+    assert result.exit_code == 2
+    assert result.stderr == f"tp: error: {tmp_path / 'nope.jsonl'}: no such file\n"
+
+
+def test_stdin_is_the_default_input():
+    result = run("parse", input="".join(json.dumps(r) + "\n" for r in RECORDS))
+    assert result.exit_code == 0
+    assert [r["id"] for r in read_jsonl(result.stdout)] == [1, 2, 3]
+
+
+def test_gzip_and_zstd_inputs(tmp_path):
+    zstandard = pytest.importorskip("zstandard", reason="zstd input needs the zstandard package")
+    text = "".join(json.dumps(r) + "\n" for r in RECORDS).encode()
+    gz = tmp_path / "in.jsonl.gz"
+    gz.write_bytes(gzip.compress(text))
+    zst = tmp_path / "in.jsonl.zst"
+    zst.write_bytes(zstandard.ZstdCompressor().compress(text))
+    for path in (gz, zst):
+        result = run("parse", str(path))
+        assert result.exit_code == 0, result.stderr
+        assert [r["status"] for r in read_jsonl(result.stdout)] == ["valid", "missing", "truncated"]
+
+
+def test_parquet_in_and_out(tmp_path):
+    source = tmp_path / "in.parquet"
+    pq.write_table(pa.Table.from_pylist([{"id": r["id"], "response": r["response"]} for r in RECORDS]), source)
+    out = tmp_path / "out.parquet"
+    result = run("parse", str(source), "-o", str(out))
+    assert result.exit_code == 0, result.stderr
+    table = pq.read_table(out)
+    assert table.column("status").to_pylist() == ["valid", "missing", "truncated"]
+    assert table.column("id").to_pylist() == [1, 2, 3]
+    # Parquet on stdin is recognised by its magic bytes.
+    sniffed = subprocess.run([sys.executable, "-m", "thinkpack_cli", "parse", "-q"], stdin=open(source, "rb"),
+                             capture_output=True, check=True)
+    assert [r["status"] for r in read_jsonl(sniffed.stdout.decode())] == ["valid", "missing", "truncated"]
+
+
+def test_gzip_output(tmp_path):
+    path = write_jsonl(tmp_path / "in.jsonl", RECORDS)
+    out = tmp_path / "out.jsonl.gz"
+    assert run("parse", path, "-o", str(out)).exit_code == 0
+    assert len(read_jsonl(gzip.decompress(out.read_bytes()).decode())) == 3
+
+
+def test_failed_run_leaves_no_file(tmp_path):
+    path = write_jsonl(tmp_path / "in.jsonl", RECORDS, extra_lines=["{broken"])
+    out = tmp_path / "out.jsonl"
+    result = run("parse", path, "-o", str(out))
+    assert result.exit_code == 2
+    assert os.listdir(tmp_path) == ["in.jsonl"]  # neither the output nor a temp file
+
+
+def test_existing_output_survives_a_failed_run(tmp_path):
+    path = write_jsonl(tmp_path / "in.jsonl", RECORDS, extra_lines=["{broken"])
+    out = tmp_path / "out.jsonl"
+    out.write_text("previous\n")
+    assert run("parse", path, "-o", str(out)).exit_code == 2
+    assert out.read_text() == "previous\n"
+
+
+def test_unknown_output_extension_is_a_usage_error(tmp_path):
+    path = write_jsonl(tmp_path / "in.jsonl", RECORDS)
+    result = run("parse", path, "-o", str(tmp_path / "out.txt"))
+    assert result.exit_code == 2
+    assert "cannot tell the output format" in result.stderr
+
+
+def big_file(tmp_path, n_blocks=3):
+    """A file of several blocks, so the run fans out to worker processes."""
+    records, size, i = [], 0, 0
+    while size < n_blocks * streams.BLOCK_BYTES:
+        text = f"<think>{'step ' * (i % 500)}</think>answer {i}" if i % 7 else f"no tags {i}"
+        records.append({"i": i, "response": text})
+        size += len(text) + 30
+        i += 1
+    return write_jsonl(tmp_path / "big.jsonl", records), records
+
+
+def test_workers_keep_input_order_and_match_one_process(tmp_path):
+    path, records = big_file(tmp_path)
+    parallel = run("parse", path, "--workers", "2")
+    single = run("parse", path, "--workers", "1")
+    assert parallel.exit_code == single.exit_code == 0
+    assert parallel.stdout == single.stdout
+    assert [r["i"] for r in read_jsonl(parallel.stdout)] == [r["i"] for r in records]
+
+
+def test_bad_line_in_a_later_block_is_reported_with_its_line(tmp_path):
+    path, records = big_file(tmp_path)
+    with open(path, "a") as f:
+        f.write("not json\n")
+    result = run("parse", path, "--workers", "2")
+    assert result.exit_code == 2
+    assert f"{path}:{len(records) + 1}: malformed JSON" in result.stderr

@@ -66,7 +66,7 @@ class Parser:
             except RecordError as e:
                 out.append(e)
         if self.tokenizer is not None:
-            self._count_tokens([r for r in out if not isinstance(r, RecordError)])
+            self.count_tokens([r for r in out if not isinstance(r, RecordError)])
         return out
 
     def parse_record(self, record: dict) -> dict:
@@ -131,7 +131,8 @@ class Parser:
             return True
         return self.options.prefixed
 
-    def _count_tokens(self, records: list[dict]) -> None:
+    def count_tokens(self, records: list[dict]) -> None:
+        """Set reasoning_tokens and answer_tokens on parsed records, in one batched call."""
         from .tokenizer import count_tokens
 
         texts, slots = [], []
@@ -168,15 +169,22 @@ def _lookup(record: dict, path: list[str], dotted: str) -> tuple[list, Any]:
 def _reasoning_sibling(parent: Any, record: dict) -> tuple[str | None, Any]:
     if not isinstance(parent, dict):
         return None, None
-    # A record tp parsed before holds our own `reasoning`: parse its text again instead.
-    ours = parent is record and "reasoning_format" in record and record.get("reasoning_format") != SPLIT_BY_FIELD
     for name in REASONING_FIELDS:
         value = parent.get(name)
-        if ours and name == "reasoning":
-            continue
+        if name == "reasoning" and parent is record and "reasoning_format" in record:
+            # A record tp parsed before holds our own `reasoning`: only what a server split off under that name counts.
+            value = _split_by_server(value, record["reasoning_format"], record.get("reasoning_tag"))
         if isinstance(value, str) or (isinstance(value, list) and value and all(isinstance(v, (str, type(None))) for v in value)):
             return name, value
     return None, None
+
+
+def _split_by_server(value: Any, formats: Any, tags: Any) -> Any:
+    """Of our own ``reasoning`` (item by item for lists), what a server had split off into ``reasoning``."""
+    if isinstance(value, list) and isinstance(formats, list) and isinstance(tags, list):
+        kept = [v if (f, t) == (SPLIT_BY_FIELD, "reasoning") else None for v, f, t in zip(value, formats, tags)]
+        return kept if any(v is not None for v in kept) else None
+    return value if (formats, tags) == (SPLIT_BY_FIELD, "reasoning") else None
 
 
 def _finish_reason(parents: list) -> Any:

@@ -2,10 +2,13 @@
 
 Inputs are JSON Lines (optionally ``.gz``/``.zst``) or Parquet, from paths or ``-``
 (stdin). They are cut into blocks (a few MB of whole lines, or a Parquet row
-batch); worker processes decode a block, run a command's job on its records and
-encode the result, so parsing and JSON work use every core while the main
-process only moves bytes. Results come back in input order with a bounded
-number of blocks in flight, so memory stays flat whatever the input size.
+batch). Worker processes decode a block, run a command's job on its records and
+encode the result. The main process only coordinates: for a plain file it hands
+out byte ranges that workers read themselves, and workers write their output
+straight to the output file or stdout, each block in its turn, so no data
+passes through the main process and every core does JSON work. Blocks stay in
+input order with a bounded number in flight, so memory is flat whatever the
+input size.
 
 Every record is accounted for: it is written (or counted), or it is a
 ``RecordError`` that either stops the run naming file, line and reason
@@ -43,12 +46,23 @@ _MAGIC_ZSTD = b"\x28\xb5\x2f\xfd"
 
 @dataclass(slots=True)
 class Block:
-    """A slice of one input: whole JSON lines, or a Parquet row batch."""
+    """A slice of one input: whole JSON lines (bytes, or a byte range of a file the
+    worker reads itself), or a Parquet row batch."""
 
     source: str
-    first: int  # 1-based line (JSONL) or row (Parquet) of the block's first item
-    data: Any  # bytes, or a pyarrow.RecordBatch
+    data: Any  # bytes, a FileRange, or a pyarrow.RecordBatch
     size: int  # input bytes the block stands for, for progress
+
+
+@dataclass(frozen=True, slots=True)
+class FileRange:
+    path: str
+    start: int
+    end: int
+
+    def read(self) -> bytes:
+        with open(self.path, "rb") as f:
+            return os.pread(f.fileno(), self.end - self.start, self.start)
 
 
 class Source:
@@ -66,24 +80,42 @@ class Source:
             kind = self.format or _format_from_name(self.path) or _sniff(stream)
             if kind == "parquet":
                 yield from self._parquet_blocks(stream)
+                return
+            unpacked = _decompress(stream, self.path)
+            if unpacked is stream and stream is not sys.stdin.buffer and os.path.isfile(self.path):
+                yield from self._range_blocks(stream)
             else:
-                yield from self._jsonl_blocks(_decompress(stream, self.path))
+                yield from self._jsonl_blocks(unpacked)
         finally:
             if stream is not sys.stdin.buffer:
                 stream.close()
 
+    def _range_blocks(self, stream) -> Iterator[Block]:
+        # Only block boundaries are read here (one line per block); workers read the bytes.
+        self._refuse_json_array(stream.peek(64))
+        start = 0
+        while start < self.size:
+            stream.seek(min(start + BLOCK_BYTES, self.size))
+            end = min(stream.tell() + len(stream.readline()), self.size)
+            yield Block(self.name, FileRange(self.path, start, end), end - start)
+            start = end
+
     def _jsonl_blocks(self, stream) -> Iterator[Block]:
-        line = 1
+        first = True
         while True:
             data = stream.read(BLOCK_BYTES)
             if not data:
                 return
             if not data.endswith(b"\n"):
                 data += stream.readline()
-            if line == 1 and data.lstrip()[:1] == b"[":
-                raise InputError(self.name, 1, "a JSON array, not JSON Lines (convert it with: jq -c '.[]')")
-            yield Block(self.name, line, data, len(data))
-            line += data.count(b"\n")
+            if first:
+                self._refuse_json_array(data)
+                first = False
+            yield Block(self.name, data, len(data))
+
+    def _refuse_json_array(self, head: bytes) -> None:
+        if head.lstrip()[:1] == b"[":
+            raise InputError(self.name, 1, "a JSON array, not JSON Lines (convert it with: jq -c '.[]')")
 
     def _parquet_blocks(self, stream) -> Iterator[Block]:
         import pyarrow as pa
@@ -96,11 +128,8 @@ class Source:
         except (pa.ArrowInvalid, OSError) as e:
             raise InputError(self.name, None, f"not a readable Parquet file ({e})") from None
         total_rows = max(parquet.metadata.num_rows, 1)
-        size = self.size or 0
-        row = 1
         for batch in parquet.iter_batches(batch_size=PARQUET_ROWS):
-            yield Block(self.name, row, batch, size * batch.num_rows // total_rows)
-            row += batch.num_rows
+            yield Block(self.name, batch, (self.size or 0) * batch.num_rows // total_rows)
 
 
 def _file_size(path: str) -> int:
@@ -152,26 +181,29 @@ def _decompress(stream, path: str):
     return stream
 
 
-def decode_block(block: Block) -> tuple[list[tuple[int, dict]], list[tuple[int, str]]]:
-    """The block's records with their line numbers, and the lines that are not records."""
+def decode_block(block: Block) -> tuple[list[tuple[int, dict]], list[tuple[int, str]], int]:
+    """The block's records with their line offsets in the block (0-based), the
+    lines that are not records, and the number of lines (or rows) it spans."""
     rows: list[tuple[int, dict]] = []
     errors: list[tuple[int, str]] = []
-    if not isinstance(block.data, bytes):
-        return list(enumerate(block.data.to_pylist(), block.first)), errors
-    loads, line = orjson.loads, block.first
-    for raw in block.data.split(b"\n"):
+    data = block.data.read() if isinstance(block.data, FileRange) else block.data
+    if not isinstance(data, bytes):
+        records = data.to_pylist()
+        return list(enumerate(records)), errors, len(records)
+    loads = orjson.loads
+    lines = data.split(b"\n")
+    for offset, raw in enumerate(lines):
         if raw and not raw.isspace():
             try:
                 record = loads(raw)
             except orjson.JSONDecodeError as e:
-                errors.append((line, _json_reason(e)))
+                errors.append((offset, _json_reason(e)))
             else:
                 if type(record) is dict:
-                    rows.append((line, record))
+                    rows.append((offset, record))
                 else:
-                    errors.append((line, f"not a JSON object (a {_json_type(record)})"))
-        line += 1
-    return rows, errors
+                    errors.append((offset, f"not a JSON object (a {_json_type(record)})"))
+    return rows, errors, len(lines) - 1
 
 
 def _json_reason(error: orjson.JSONDecodeError) -> str:
@@ -192,7 +224,7 @@ class Job(Protocol):
     """A command's work on one block of records, run inside a worker process.
 
     Returns the block's payload (encoded records, or a partial aggregate), the
-    records it rejected as ``(line, reason)``, and how many records it produced.
+    records it rejected as ``(line offset, reason)``, and how many records it produced.
     """
 
     def run(self, rows: list[tuple[int, dict]]) -> tuple[Any, list[tuple[int, str]], int]: ...
@@ -234,21 +266,66 @@ def _jsonable(value: Any):
     return str(value)
 
 
-_job: Job | None = None
+@dataclass
+class _Worker:
+    """What a worker process holds for the whole run."""
+
+    job: Job
+    stop_on_error: bool
+    writer: Any = None  # a _TurnWriter when workers write their output themselves
 
 
-def _init_worker(job: Job) -> None:
-    global _job
-    _job = job
+_worker: _Worker | None = None
 
 
-def _work(block: Block):
-    rows, errors = decode_block(block)
-    read = len(rows) + len(errors)
-    payload, rejected, produced = _job.run(rows)
-    if rejected:
-        errors = sorted(errors + rejected)
-    return payload, errors, read, produced
+def _init_worker(worker: _Worker) -> None:
+    global _worker
+    _worker = worker
+
+
+def _work(block: Block, seq: int):
+    payload, errors, read, produced, lines = None, [], 0, 0, 0
+    try:
+        rows, errors, lines = decode_block(block)
+        read = len(rows) + len(errors)
+        payload, rejected, produced = _worker.job.run(rows)
+        if rejected:
+            errors = sorted(errors + rejected)
+    finally:
+        if _worker.writer is not None:
+            # The turn is passed on even when this block failed, or the workers behind it would wait forever.
+            stop = payload is None or (bool(errors) and _worker.stop_on_error)
+            _worker.writer.write_in_turn(seq, None if stop else payload)
+    return (None if _worker.writer is not None else payload), errors, read, produced, lines
+
+
+class _TurnWriter:
+    """Lets workers write blocks straight to one file descriptor in input order.
+
+    A worker waits until the blocks before its own are written, writes, and
+    passes the turn on. After a block that stops the run, nothing more is written.
+    """
+
+    def __init__(self, fd: int, context):
+        self.fd = fd
+        self._turn = context.Value("q", 0, lock=False)
+        self._stopped = context.Value("b", 0, lock=False)
+        self._cond = context.Condition()
+
+    def write_in_turn(self, seq: int, data: bytes | None) -> None:
+        with self._cond:
+            self._cond.wait_for(lambda: self._turn.value == seq)
+        try:
+            if data is None:
+                self._stopped.value = 1
+            elif not self._stopped.value:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(self.fd, view) :]
+        finally:
+            with self._cond:
+                self._turn.value = seq + 1
+                self._cond.notify_all()
 
 
 # ---------------------------------------------------------------------------- running
@@ -280,45 +357,53 @@ def run_job(
     workers: int | None = None,
     input_format: str | None = None,
     label: str = "",
+    direct_fd: int | None = None,
 ) -> Summary:
     """Run ``job`` over every record of ``paths`` and hand each block's payload,
-    in input order, to ``consume``. Raises ``InputError`` on the first bad
-    record unless ``on_error`` is ``skip``."""
+    in input order, to ``consume`` (or, given ``direct_fd``, let the workers
+    write encoded payloads there themselves). Raises ``InputError`` on the first
+    bad record unless ``on_error`` is ``skip``."""
     if on_error not in ON_ERROR:
         raise UsageError(f"--on-error must be one of {', '.join(ON_ERROR)}")
     if input_format is not None and input_format not in INPUT_FORMATS:
         raise UsageError(f"--input-format must be one of {', '.join(INPUT_FORMATS)}")
     sources = [Source(p, input_format) for p in (paths or ["-"])]
     summary = Summary()
-    blocks = _chain(sources)
+    blocks = (block for source in sources for block in source.blocks())
     head = [b for _, b in zip(range(2), blocks)]
     workers = workers if workers is not None else min(os.cpu_count() or 1, 8)
-    parallel = workers > 1 and len(head) > 1
     total = sum(s.size for s in sources) if all(s.size is not None for s in sources) else None
+    next_line: dict[str, int] = {}
 
     def account(block: Block, result) -> None:
-        payload, errors, read, produced = result
+        payload, errors, read, produced, lines = result
+        first = next_line.get(block.source, 1)
+        next_line[block.source] = first + lines
         summary.read += read
         summary.written += produced
         if errors:
             if on_error == "fail":
-                line, reason = errors[0]
-                raise InputError(block.source, line, reason)
-            summary.skipped.extend((block.source, line, reason) for line, reason in errors)
-        consume(payload)
+                offset, reason = errors[0]
+                raise InputError(block.source, first + offset, reason)
+            summary.skipped.extend((block.source, first + offset, reason) for offset, reason in errors)
+        if payload is not None:
+            consume(payload)
 
-    pool = _pool(job, workers) if parallel else None
+    pool = None
+    if workers > 1 and len(head) > 1:
+        pool = _pool(_Worker(job, on_error == "fail"), workers, direct_fd)
     try:
         with console.progress(label, total) as bar:
+            numbered = enumerate(_prepend(head, blocks))
             if pool is None:
-                _init_worker(job)
-                for block in _prepend(head, blocks):
-                    account(block, _work(block))
+                _init_worker(_Worker(job, on_error == "fail"))
+                for seq, block in numbered:
+                    account(block, _work(block, seq))
                     bar.advance(block.size)
             else:
                 in_flight: deque = deque()
-                for block in _prepend(head, blocks):
-                    in_flight.append((block, pool.submit(_work, block)))
+                for seq, block in numbered:
+                    in_flight.append((block, pool.submit(_work, block, seq)))
                     if len(in_flight) >= 2 * workers:
                         done, future = in_flight.popleft()
                         account(done, future.result())
@@ -333,17 +418,12 @@ def run_job(
     return summary
 
 
-def _chain(sources: list[Source]) -> Iterator[Block]:
-    for source in sources:
-        yield from source.blocks()
-
-
 def _prepend(head: list[Block], rest: Iterator[Block]) -> Iterator[Block]:
     yield from head
     yield from rest
 
 
-def _pool(job: Job, workers: int):
+def _pool(worker: _Worker, workers: int, direct_fd: int | None):
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
@@ -351,7 +431,9 @@ def _pool(job: Job, workers: int):
     # the pool is made before any progress thread starts.
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
-    return ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(job,))
+    if direct_fd is not None:
+        worker.writer = _TurnWriter(direct_fd, context)
+    return ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(worker,))
 
 
 # ---------------------------------------------------------------------------- writing
@@ -359,6 +441,7 @@ def _pool(job: Job, workers: int):
 
 class Sink(Protocol):
     encoding: str
+    fd: int | None  # where workers may write encoded JSONL themselves, if anywhere
 
     def write(self, payload: Any) -> None: ...
     def commit(self) -> None: ...
@@ -374,10 +457,11 @@ def output_format(path: str | None) -> str:
     return found
 
 
-def open_sink(path: str | None) -> Sink:
-    """stdout (JSONL) for None or ``-``; otherwise a file written atomically."""
+def open_sink(path: str | None, types: dict | None = None) -> Sink:
+    """stdout (JSONL) for None or ``-``; otherwise a file written atomically.
+    ``types``: Arrow types of the columns a command owns, for Parquet."""
     if output_format(path) == "parquet":
-        return ParquetSink(path)
+        return ParquetSink(path, types=types)
     return JsonlSink(path)
 
 
@@ -390,6 +474,13 @@ def _temp_beside(path: str) -> str:
     return temp
 
 
+def _real_fd(stream) -> int | None:
+    try:
+        return stream.fileno()
+    except (AttributeError, OSError, ValueError):  # a stand-in stream, as in tests
+        return None
+
+
 class JsonlSink:
     encoding = "jsonl"
 
@@ -397,10 +488,13 @@ class JsonlSink:
         self.path = None if path in (None, "-") else path
         if self.path is None:
             self._file, self._temp = sys.stdout.buffer, None
+            self._file.flush()
+            self.fd = _real_fd(self._file)
         else:
             self._temp = _temp_beside(self.path)
-            opener = gzip.open if self.path.endswith(".gz") else open
-            self._file = opener(self._temp, "wb")
+            compressed = self.path.endswith(".gz")
+            self._file = (gzip.open if compressed else open)(self._temp, "wb")
+            self.fd = None if compressed else self._file.fileno()
 
     def write(self, payload: bytes) -> None:
         if payload:
@@ -426,33 +520,40 @@ class ParquetSink:
     fit it is an error naming the field, never a silently dropped value."""
 
     encoding = "records"
+    fd = None
 
-    def __init__(self, path: str, schema=None):
+    def __init__(self, path: str, schema=None, types: dict | None = None):
         self.path = path
         self._temp = _temp_beside(path)
         self._schema = schema
+        self.types = types  # Arrow types of owned columns (tp mask's list<int32>); the rest are inferred
         self._writer = None
 
-    def write(self, records: list[dict]) -> None:
+    def write(self, records) -> None:
+        """Writes a list of records, or a table that ``to_table`` made in a worker."""
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        if not records:
+        if not len(records):
             return
-        try:
-            table = pa.Table.from_pylist(records, schema=self._schema)
-        except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
-            raise UsageError(f"cannot write {self.path}: records do not share one schema ({e}); write JSONL instead") from None
-        if self._writer is None:
-            self._schema = table.schema
-            self._writer = pq.ParquetWriter(self._temp, self._schema)
-        else:
-            extra = set().union(*records) - set(self._schema.names)
+        is_table = isinstance(records, pa.Table)
+        if self._writer is not None:
+            extra = set(records.column_names if is_table else set().union(*records)) - set(self._schema.names)
             if extra:
                 raise UsageError(
                     f"cannot write {self.path}: field {sorted(extra)[0]!r} first appears after the first block; "
                     "write JSONL instead"
                 )
+        try:
+            if is_table:
+                table = records if self._schema is None else records.select(self._schema.names).cast(self._schema)
+            else:
+                table = pa.Table.from_pylist(records, schema=self._schema)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, KeyError) as e:
+            raise UsageError(f"cannot write {self.path}: records do not share one schema ({e}); write JSONL instead") from None
+        if self._writer is None:
+            self._schema = table.schema
+            self._writer = pq.ParquetWriter(self._temp, self._schema)
         self._writer.write_table(table)
 
     def commit(self) -> None:
@@ -460,7 +561,7 @@ class ParquetSink:
         import pyarrow.parquet as pq
 
         if self._writer is None:  # no records: still a valid, empty file
-            self._writer = pq.ParquetWriter(self._temp, self._schema or pa.schema([]))
+            self._writer = pq.ParquetWriter(self._temp, self._schema or pa.schema(list((self.types or {}).items())))
         self._writer.close()
         os.replace(self._temp, self.path)
 
@@ -470,11 +571,35 @@ class ParquetSink:
         os.unlink(self._temp)
 
 
+def to_table(records: list[dict], types: dict):
+    """Records as an Arrow table, with ``types`` for the columns they name (the others
+    inferred). ``list<int32>`` columns are packed from Python lists directly: several
+    times faster than ``pa.Table.from_pylist`` for token ids."""
+    import array
+
+    import pyarrow as pa
+
+    columns = {}
+    for name in records[0] if records else ():
+        values = [r[name] for r in records]
+        kind = types.get(name)
+        if kind == pa.list_(pa.int32()):
+            flat, offsets = array.array("i"), array.array("i", [0])
+            for v in values:
+                flat.extend(v)
+                offsets.append(len(flat))
+            items = pa.Array.from_buffers(pa.int32(), len(flat), [None, pa.py_buffer(flat)])
+            columns[name] = pa.ListArray.from_buffers(kind, len(values), [None, pa.py_buffer(offsets)], children=[items])
+        else:
+            columns[name] = pa.array(values, type=kind)
+    return pa.table(columns)
+
+
 def write_job(paths: list[str], job_fn, output: str | None, *, label: str, **options) -> Summary:
     """Map every record with ``job_fn`` and write the results to ``output``."""
     sink = open_sink(output)
     try:
-        summary = run_job(paths, MapJob(job_fn, sink.encoding), sink.write, label=label, **options)
+        summary = run_job(paths, MapJob(job_fn, sink.encoding), sink.write, label=label, direct_fd=sink.fd, **options)
     except BaseException:
         sink.abort()
         raise

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from .base import EMPTY, MISSING, STATUSES, TRUNCATED, VALID, Split, TagFormat, code_spans
+from .base import EMPTY, MISSING, STATUSES, TRUNCATED, UNSEEN, VALID, Split, TagFormat, code_spans
 from .bracket import BracketFormat
 from .custom import CustomFormat
 from .harmony import HarmonyFormat
@@ -37,8 +37,8 @@ class AutoFormat:
             )
         )
 
-    def split(self, text: str, prefixed: bool | None = None, spans=None) -> Split:
-        if spans is None:
+    def split(self, text: str, prefixed: bool | None = None, spans=UNSEEN) -> Split:
+        if spans is UNSEEN:
             spans = code_spans(text)
         m = self._any.search(text)
         while m is not None and spans is not None and spans.covers(m.start()):
@@ -59,6 +59,8 @@ def _flags(fmt: TagFormat) -> str:
 
 def prompt_opens_reasoning(prompt: str) -> TagFormat | None:
     """The format whose block ``prompt`` ends inside of (a prefixed prompt), or None."""
+    if "<" not in prompt and "[" not in prompt:  # no format's delimiter can be there: skip the scans
+        return None
     for fmt in FORMATS.values():
         if fmt.opens(prompt):
             return fmt

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from .base import EMPTY, MISSING, VALID, Split, TagFormat
+from .base import EMPTY, MISSING, UNSEEN, VALID, Split, TagFormat, stripped
 
 _FINAL = re.compile(r"<\|channel\|>final(?:[^<]*)<\|message\|>")
 _ANSWER_END = re.compile(r"<\|(?:return|end|call)\|>")
@@ -23,13 +23,14 @@ class HarmonyFormat(TagFormat):
     open_pattern = r"<\|channel\|>analysis(?:[^<]*)<\|message\|>"
     close_pattern = r"<\|end\|>"
 
-    def answer_from(self, rest: str) -> str:
-        final = _FINAL.search(rest)
-        if final is None:
-            return _ANSWER_END.split(rest, 1)[0].strip()
-        return _ANSWER_END.split(rest[final.end() :], 1)[0].strip()
+    def answer_from(self, text: str, start: int = 0) -> str:
+        final = _FINAL.search(text, start)
+        if final is not None:
+            start = final.end()
+        end = _ANSWER_END.search(text, start)
+        return stripped(text, start, len(text) if end is None else end.start())
 
-    def split(self, text, prefixed=None, spans=None) -> Split:
+    def split(self, text, prefixed=None, spans=UNSEEN) -> Split:
         result = super().split(text, prefixed, spans)
         if result.status == MISSING and "<|" not in text:
             stripped = _STRIPPED.match(text)

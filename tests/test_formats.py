@@ -1,0 +1,228 @@
+"""The split rule, format by format: one case table each (pytest ids name the case).
+
+valid: opened (or prefixed) and closed with non-blank content · empty: closed but blank ·
+truncated: opened (or prefixed) and never closed, answer "" · missing: no block, answer = text.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from thinkpack_cli.formats import FORMATS, AutoFormat, get_format, prompt_opens_reasoning
+
+V, E, T, M = "valid", "empty", "truncated", "missing"
+N = None  # prefixed unknown: inferred
+
+
+def case(id, text, prefixed, status, reasoning, answer, tag=...):
+    return pytest.param(text, prefixed, status, reasoning, answer, tag, id=id)
+
+
+def check(fmt, text, prefixed, status, reasoning, answer, tag=...):
+    split = fmt.split(text, prefixed)
+    assert (split.status, split.reasoning, split.answer) == (status, reasoning, answer)
+    if tag is not ...:
+        assert split.tag == tag
+    # Invariants of every split.
+    assert (split.reasoning is None) == (status == M) == (split.format is None)
+    if status == T:
+        assert split.answer == ""
+    if status == M:
+        assert split.answer == text.strip()
+
+
+ARGS = "text, prefixed, status, reasoning, answer, tag"
+R1 = "Okay, 2 + 2 is 4."
+
+THINK = [
+    case("valid", f"<think>{R1}</think>The answer is 4.", N, V, R1, "The answer is 4.", "<think>"),
+    case("valid-newlines", f"<think>\n{R1}\n</think>\n\n4\n", N, V, R1, "4"),
+    case("empty-qwen3-nothink", "<think>\n\n</think>\n\n4", N, E, "", "4"),
+    case("empty-spaces", "<think> \t </think>4", N, E, "", "4"),
+    case("truncated", f"<think>{R1} Now", N, T, f"{R1} Now", ""),
+    case("truncated-bare-open", "<think>", N, T, "", ""),
+    case("missing", "The answer is 4.", N, M, None, "The answer is 4."),
+    case("missing-blank", "  \n", N, M, None, ""),
+    case("missing-whitespace-trimmed", "  4 \n", N, M, None, "4"),
+    case("whitespace-around-block", "  <think>  r  </think>  a  ", N, V, "r", "a"),
+    # Close without open: prefixed unknown -> the prompt opened it; --no-prefixed -> content.
+    case("close-only-inferred", f"{R1}\n</think>\n\n4", N, V, R1, "4", "</think>"),
+    case("close-only-inferred-blank", "\n</think>\n\n4", N, E, "", "4"),
+    case("close-only-no-prefixed", f"{R1}</think>4", False, M, None, f"{R1}</think>4"),
+    case("close-only-prefixed", f"{R1}</think>4", True, V, R1, "4"),
+    case("prefixed-no-close", R1, True, T, R1, ""),
+    case("prefixed-blank", "", True, T, "", ""),
+    case("prefixed-repeated-open", f"<think>{R1}</think>4", True, V, R1, "4", "<think>"),
+    case("prefixed-open-after-text-is-content", "a <think>b</think>4", True, V, "a <think>b", "4", "</think>"),
+    case("prefixed-empty", "</think>4", True, E, "", "4"),
+    case("no-prefixed-block", f"<think>{R1}</think>4", False, V, R1, "4"),
+    case("no-prefixed-truncated", "<think>r", False, T, "r", ""),
+    case("no-prefixed-plain", "4", False, M, None, "4"),
+    # Repeated blocks: the first is the reasoning, everything after its close is the answer.
+    case("repeated", "<think>a</think>b<think>c</think>d", N, V, "a", "b<think>c</think>d"),
+    case("repeated-second-unclosed", "<think>a</think>b<think>c", N, V, "a", "b<think>c"),
+    case("repeated-empty-first", "<think></think>b<think>c</think>d", N, E, "", "b<think>c</think>d"),
+    case("text-before-open-dropped", "Sure. <think>r</think>a", N, V, "r", "a"),
+    case("close-before-open-inferred", "x</think>y<think>z</think>w", N, V, "x", "y<think>z</think>w"),
+    case("close-before-open-no-prefixed", "x</think>y<think>z</think>w", False, V, "z", "w"),
+    # Tags in closed code are content.
+    case("fenced", "Use:\n```\n<think>x</think>\n```\nDone", N, M, None, "Use:\n```\n<think>x</think>\n```\nDone"),
+    case("fenced-tilde", "~~~\n<think>\n~~~\nDone", N, M, None, "~~~\n<think>\n~~~\nDone"),
+    case("fenced-longer-close", "````md\n</think>\n`````\nDone", N, M, None, "````md\n</think>\n`````\nDone"),
+    case("fenced-crlf", "Use:\r\n```\r\n<think>x</think>\r\n```\r\nDone", N, M, None,
+         "Use:\r\n```\r\n<think>x</think>\r\n```\r\nDone"),
+    case("fenced-close-inside-reasoning", "<think>\n```html\n</think>\n```\nr</think>a", N, V, "```html\n</think>\n```\nr", "a"),
+    case("fenced-in-answer", "<think>r</think>\n```\n<think>\n```", N, V, "r", "```\n<think>\n```"),
+    case("unclosed-fence-hides-nothing", "<think>\n```py\nx = 1\n</think>a", N, V, "```py\nx = 1", "a"),
+    case("inline-open", "Use `<think>` tags.", N, M, None, "Use `<think>` tags."),
+    case("inline-close", "Close with `</think>`.", N, M, None, "Close with `</think>`."),
+    case("inline-double-backtick", "``<think>`` here", N, M, None, "``<think>`` here"),
+    case("inline-close-in-reasoning", "<think>emit `</think>` last</think>a", N, V, "emit `</think>` last", "a"),
+    case("inline-close-prefixed", "say `</think>` then r</think>a", True, V, "say `</think>` then r", "a"),
+    case("inline-close-prefixed-no-close", "say `</think>` then", True, T, "say `</think>` then", ""),
+    # Tag names and case.
+    case("uppercase", "<THINK>r</THINK>a", N, V, "r", "a", "<THINK>"),
+    case("mixed-case", "<Think>r</think>a", N, V, "r", "a", "<Think>"),
+    case("thinking", "<thinking>r</thinking>a", N, V, "r", "a", "<thinking>"),
+    case("thought-marco-o1", "<Thought>\nr\n</Thought>\n<Output>\na\n</Output>", N, V, "r", "<Output>\na\n</Output>", "<Thought>"),
+    case("reasoning", "<reasoning>r</reasoning>a", N, V, "r", "a", "<reasoning>"),
+    case("seed-think", "<seed:think>r</seed:think>a", N, V, "r", "a", "<seed:think>"),
+    case("seed-think-truncated", "<seed:think>r", N, T, "r", ""),
+    case("close-must-match-opener", "<thinking>r</think>a", N, T, "r</think>a", ""),
+    case("not-a-tag", "<think >r</ think>a", N, M, None, "<think >r</ think>a"),
+]
+
+
+@pytest.mark.parametrize(ARGS, THINK)
+def test_think(text, prefixed, status, reasoning, answer, tag):
+    check(FORMATS["think"], text, prefixed, status, reasoning, answer, tag)
+
+
+BRACKET = [
+    case("valid-magistral", "[THINK]r[/THINK]\n\na", N, V, "r", "a", "[THINK]"),
+    case("empty", "[THINK]\n[/THINK]a", N, E, "", "a"),
+    case("truncated", "[THINK]r", N, T, "r", ""),
+    case("missing", "a", N, M, None, "a"),
+    case("lowercase", "[think]r[/think]a", N, V, "r", "a"),
+    case("close-only-inferred", "r[/THINK]a", N, V, "r", "a", "[/THINK]"),
+    case("close-only-no-prefixed", "r[/THINK]a", False, M, None, "r[/THINK]a"),
+    case("prefixed-no-close", "r", True, T, "r", ""),
+    case("repeated", "[THINK]a[/THINK]b[THINK]c[/THINK]d", N, V, "a", "b[THINK]c[/THINK]d"),
+    case("fenced", "```\n[THINK]x[/THINK]\n```", N, M, None, "```\n[THINK]x[/THINK]\n```"),
+    case("inline", "`[THINK]` opens", N, M, None, "`[THINK]` opens"),
+    case("think-tags-are-not-brackets", "<think>r</think>a", N, M, None, "<think>r</think>a"),
+]
+
+
+@pytest.mark.parametrize(ARGS, BRACKET)
+def test_bracket(text, prefixed, status, reasoning, answer, tag):
+    check(FORMATS["bracket"], text, prefixed, status, reasoning, answer, tag)
+
+
+AN, END, FIN, RET = "<|channel|>analysis<|message|>", "<|end|>", "<|start|>assistant<|channel|>final<|message|>", "<|return|>"
+HARMONY = [
+    case("valid", f"{AN}r{END}{FIN}a{RET}", N, V, "r", "a", AN),
+    case("valid-final-ends-at-end", f"{AN}r{END}{FIN}a{END}", N, V, "r", "a"),
+    case("valid-header-between", f"<|channel|>analysis to=x<|message|>r{END}{FIN}a{RET}", N, V, "r", "a"),
+    case("empty", f"{AN}{END}{FIN}a{RET}", N, E, "", "a"),
+    case("truncated", f"{AN}r", N, T, "r", ""),
+    case("truncated-in-final", f"{AN}r{END}{FIN}partial", N, V, "r", "partial"),
+    case("missing", "a", N, M, None, "a"),
+    case("close-only-inferred", f"r{END}{FIN}a{RET}", N, V, "r", "a", END),
+    case("prefixed", f"r{END}{FIN}a{RET}", True, V, "r", "a"),
+    case("prefixed-no-close", "r", True, T, "r", ""),
+    case("stripped", "analysisWe need 2+2.assistantfinal4", N, V, "We need 2+2.", "4", "analysis"),
+    case("stripped-spaces", "analysis We need 2+2. assistantfinal 4", N, V, "We need 2+2.", "4"),
+    case("stripped-empty", "analysisassistantfinal4", N, E, "", "4"),
+    case("stripped-needs-analysis-first", "The word assistantfinal alone", N, M, None, "The word assistantfinal alone"),
+]
+
+
+@pytest.mark.parametrize(ARGS, HARMONY)
+def test_harmony(text, prefixed, status, reasoning, answer, tag):
+    check(FORMATS["harmony"], text, prefixed, status, reasoning, answer, tag)
+
+
+CUSTOM = [  # --open '<|begin_of_thought|>' --close '<|end_of_thought|>' (Sky-T1 / OpenThoughts style)
+    case("valid", "<|begin_of_thought|>r<|end_of_thought|>a", N, V, "r", "a", "<|begin_of_thought|>"),
+    case("empty", "<|begin_of_thought|> <|end_of_thought|>a", N, E, "", "a"),
+    case("truncated", "<|begin_of_thought|>r", N, T, "r", ""),
+    case("missing", "a", N, M, None, "a"),
+    case("close-only-inferred", "r<|end_of_thought|>a", N, V, "r", "a"),
+    case("close-only-no-prefixed", "r<|end_of_thought|>a", False, M, None, "r<|end_of_thought|>a"),
+    case("prefixed-no-close", "r", True, T, "r", ""),
+    case("matched-literally-and-by-case", "<|BEGIN_OF_THOUGHT|>r", N, M, None, "<|BEGIN_OF_THOUGHT|>r"),
+    case("other-formats-ignored", "<think>r</think>a", N, M, None, "<think>r</think>a"),
+    case("fenced", "```\n<|begin_of_thought|>\n```", N, M, None, "```\n<|begin_of_thought|>\n```"),
+]
+
+
+@pytest.mark.parametrize(ARGS, CUSTOM)
+def test_custom(text, prefixed, status, reasoning, answer, tag):
+    check(get_format(open_tag="<|begin_of_thought|>", close_tag="<|end_of_thought|>"), text, prefixed, status, reasoning, answer, tag)
+
+
+def test_custom_regex_characters_are_literal():
+    fmt = get_format(open_tag="[[", close_tag="]].*")
+    check(fmt, "[[r]].*a", N, V, "r", "a")
+    check(fmt, "[[r]]a", N, T, "r]]a", "")
+
+
+AUTO = [  # (id, text, prefixed, status, reasoning, answer, format)
+    ("think", "<think>r</think>a", N, V, "r", "a", "think"),
+    ("seed-think", "<seed:think>r</seed:think>a", N, V, "r", "a", "think"),
+    ("thought", "<Thought>r</Thought>a", N, V, "r", "a", "think"),
+    ("bracket", "[THINK]r[/THINK]a", N, V, "r", "a", "bracket"),
+    ("harmony", f"{AN}r{END}{FIN}a{RET}", N, V, "r", "a", "harmony"),
+    ("harmony-stripped", "analysisr.assistantfinala", N, V, "r.", "a", "harmony"),
+    ("harmony-truncated", f"{AN}r", N, T, "r", "", "harmony"),
+    ("missing", "a", N, M, None, "a", None),
+    ("empty", "<think>\n\n</think>\n\na", N, E, "", "a", "think"),
+    ("close-only-think", "r</think>a", N, V, "r", "a", "think"),
+    ("close-only-bracket", "r[/THINK]a", N, V, "r", "a", "bracket"),
+    ("close-only-no-prefixed", "r</think>a", False, M, None, "r</think>a", None),
+    ("prefixed-close", "r[/THINK]a", True, V, "r", "a", "bracket"),
+    ("prefixed-no-close", "r", True, T, "r", "", "think"),
+    ("first-delimiter-wins", "[THINK]r[/THINK]a <think>x</think>", N, V, "r", "a <think>x</think>", "bracket"),
+    ("code-skipped-then-real", "`<think>` aside [THINK]r[/THINK]a", N, V, "r", "a", "bracket"),
+    ("code-only", "Use `<think>` and\n```\n[THINK]\n```", N, M, None, "Use `<think>` and\n```\n[THINK]\n```", None),
+    ("uppercase", "<THINK>r</THINK>a", N, V, "r", "a", "think"),
+]
+
+
+@pytest.mark.parametrize("text, prefixed, status, reasoning, answer, fmt", [pytest.param(*c[1:], id=c[0]) for c in AUTO])
+def test_auto(text, prefixed, status, reasoning, answer, fmt):
+    split = get_format("auto").split(text, prefixed)
+    assert (split.status, split.reasoning, split.answer, split.format) == (status, reasoning, answer, fmt)
+
+
+PROMPTS = [  # (id, generation prompt, format whose block it leaves open)
+    ("r1-distill", "<｜begin▁of▁sentence｜><｜User｜>What is 2 + 2?<｜Assistant｜><think>\n", "think"),
+    ("qwq", "<|im_start|>user\nWhat is 2 + 2?<|im_end|>\n<|im_start|>assistant\n<think>\n", "think"),
+    ("r1-zero-style", "A conversation… <think> reasoning </think> <answer> answer </answer>. User: 2+2? Assistant: <think>", "think"),
+    ("qwen3", "<|im_start|>user\nWhat is 2 + 2?<|im_end|>\n<|im_start|>assistant\n", None),
+    ("qwen3-no-think", "<|im_start|>assistant\n<think>\n\n</think>\n\n", None),
+    ("magistral-system", "[SYSTEM_PROMPT]Draft your thinking: [THINK]your thoughts[/THINK] then answer.[/SYSTEM_PROMPT]"
+                         "[INST]What is 2 + 2?[/INST]", None),
+    ("bracket-open", "[INST]What is 2 + 2?[/INST][THINK]", "bracket"),
+    ("gpt-oss", "<|start|>user<|message|>What is 2 + 2?<|end|><|start|>assistant", None),
+    ("gpt-oss-analysis-prefilled", "<|start|>assistant<|channel|>analysis<|message|>", "harmony"),
+    ("history-closed-then-open", "<think>a</think>4<|im_end|><|im_start|>assistant\n<think>\n", "think"),
+    ("empty", "", None),
+]
+
+
+@pytest.mark.parametrize("prompt, expected", [pytest.param(*c[1:], id=c[0]) for c in PROMPTS])
+def test_prompt_opens_reasoning(prompt, expected):
+    found = prompt_opens_reasoning(prompt)
+    assert (found.name if found else None) == expected
+    assert AutoFormat().opens(prompt) is (expected is not None)
+
+
+def test_get_format_names_and_errors():
+    assert {n: get_format(n).name for n in ("auto", "think", "bracket", "harmony")} == {
+        "auto": "auto", "think": "think", "bracket": "bracket", "harmony": "harmony"}
+    with pytest.raises(ValueError, match="unknown format 'xml'; choose from auto, think, bracket, harmony"):
+        get_format("xml")
+    with pytest.raises(ValueError, match="both an opening and a closing tag"):
+        get_format(open_tag="<r>")

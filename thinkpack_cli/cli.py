@@ -80,14 +80,14 @@ def _root(
 Inputs = Annotated[Optional[list[str]], typer.Argument(help="JSONL or Parquet files; '-' or nothing reads stdin.", show_default=False)]
 Output = Annotated[Optional[str], typer.Option("--output", "-o", help="Output file (.jsonl, .jsonl.gz, .parquet); stdout if omitted.")]
 OnError = Annotated[str, typer.Option("--on-error", help="On a bad record: 'fail' (exit 2) or 'skip' (count it, go on).")]
-Workers = Annotated[Optional[int], typer.Option("--workers", "-j", min=1, help="Worker processes [default: CPU count].")]
-InputFormat = Annotated[Optional[str], typer.Option("--input-format", help="jsonl or parquet [default: from the name, else sniffed].")]
+Workers = Annotated[Optional[int], typer.Option("--workers", "-j", min=1, help="Worker processes (default: CPU count).")]
+InputFormat = Annotated[Optional[str], typer.Option("--input-format", help="jsonl or parquet (default: from the name, else sniffed).")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No summary on stderr.")]
-Field = Annotated[Optional[str], typer.Option("--field", "-f", help="Text field, a name or dotted path (choices.0.message.content) [default: first of response, output, completion, generated_text, text, content].")]
+Field = Annotated[Optional[str], typer.Option("--field", "-f", help="Text field, a name or dotted path (choices.0.message.content) (default: first of response, output, completion, generated_text, text, content).")]
 Format = Annotated[str, typer.Option("--format", help="Reasoning format: auto, think, bracket, harmony.")]
 OpenTag = Annotated[Optional[str], typer.Option("--open", help="Custom opening delimiter (with --close).")]
 CloseTag = Annotated[Optional[str], typer.Option("--close", help="Custom closing delimiter (with --open).")]
-Prefixed = Annotated[Optional[bool], typer.Option("--prefixed/--no-prefixed", help="The prompt already opened the block (outputs hold only the close) / it opened nothing [default: infer].", show_default=False)]
+Prefixed = Annotated[Optional[bool], typer.Option("--prefixed/--no-prefixed", help="The prompt already opened the block (outputs hold only the close) / it opened nothing (default: infer).", show_default=False)]
 Tokenizer = Annotated[Optional[str], typer.Option("--tokenizer", "-t", help="Tokenizer folder or hub name: detects prefixed templates, counts tokens.")]
 PromptField = Annotated[str, typer.Option("--prompt-field", help="A record's generation prompt; one ending inside an open block marks that record prefixed.")]
 
@@ -126,9 +126,7 @@ def parse(
 ):
     """Split raw outputs into [b]reasoning[/b] and [b]answer[/b] and classify each.
 
-    Adds reasoning, answer, status (valid | empty | truncated | missing), reasoning_format and
-    reasoning_tag (plus reasoning_tokens and answer_tokens with --tokenizer); every other field
-    passes through unchanged. A list of samples gives lists back.
+    Adds reasoning, answer, status (valid | empty | truncated | missing), reasoning_format and reasoning_tag (plus reasoning_tokens and answer_tokens with --tokenizer); every other field passes through unchanged. A list of samples gives lists back.
     """
     from . import streams
     from .parse import Parser
@@ -153,7 +151,7 @@ def parse(
 def stats(
     inputs: Inputs = None,
     by: Annotated[Optional[str], typer.Option("--by", help="Group by these fields (comma-separated, dotted paths allowed).")] = None,
-    gold: Annotated[Optional[str], typer.Option("--gold", help="Gold-answer field [default: gold or reference, when present].")] = None,
+    gold: Annotated[Optional[str], typer.Option("--gold", help="Gold-answer field (default: gold or reference, when present).")] = None,
     id_field: Annotated[Optional[str], typer.Option("--id", help="Records sharing this field are samples of one prompt (for pass@k).")] = None,
     k: Annotated[Optional[str], typer.Option("--k", help="pass@k for these k (comma-separated), over prompts with at least k samples.")] = None,
     grader: Annotated[str, typer.Option("--grader", help="math (Math-Verify) or exact (string equality).")] = "math",

@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/tp parse samples/eval_outputs.jsonl | $(BIN)/tp stats - --by model
+	$(BIN)/tp parse samples/eval_outputs.jsonl | $(BIN)/tp stats -
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -17,6 +17,8 @@ EXTRACT_CASES = [
     ("answer_container_narrows", "<answer>The answer is 7</answer> and later 99", "7"),
     ("answer_container_unclosed", r"<answer> so \boxed{x+1}", "x+1"),
     ("answer_container_text", "<answer> Paris </answer>", "Paris"),
+    ("answer_container_grid_stays_whole", "<answer>\n0 0 6\n6 0 0\n</answer>", "0 0 6\n6 0 0"),
+    ("answer_container_tuple_stays_whole", "<answer>-0.0000, 0.0000</answer>", "-0.0000, 0.0000"),
     ("marco_output", "Reasoning done.\n<Output>\nThe answer is 15.\n</Output>", "15"),
     ("answer_is", "The answer is 42.", "42"),
     ("answer_is_decimal", "So the answer is 3.5.", "3.5"),
@@ -63,6 +65,8 @@ MATH_CASES = [
     ("empty_prediction", "", "5", False),
     ("no_prediction", None, "5", False),
     ("no_gold", "5", None, False),
+    ("grid_is_not_its_last_number", "0", "0 0 0 6 6 0\n0 0 0 0 0 0", False),
+    ("grid_equals_itself", "0 0 6\n6 0 0", "0 0 6\n6 0 0", True),
 ]
 
 EXACT_CASES = [

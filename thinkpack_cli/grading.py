@@ -38,21 +38,22 @@ _NUMBER = re.compile(r"(?:(?<![\w)\]}])-)?(?<![\d.])(?:\d{1,3}(?:,\d{3})+|\d+)(?
 def extract_answer(text: str | None) -> str | None:
     """The final answer in ``text`` (the part of an output after its reasoning), or None.
 
-    Narrowed first to the last ``<answer>``/``<output>`` container (unclosed: the rest of
-    the text), then the first that applies: the last ``\\boxed{}``/``\\fbox{}``; the last
-    "answer is X" / "answer: X" phrase; the final number (thousands separators dropped);
-    the container's content, or a short one-line answer as it is ("B", "Paris").
+    Inside the last ``<answer>``/``<output>`` container (unclosed: the rest of the text),
+    the last ``\\boxed{}``/``\\fbox{}``, else an "answer is X" phrase, else the whole
+    content: a container holds the answer, so a grid or a tuple stays whole. In free
+    text: the last ``\\boxed{}``; the last "answer is X" / "answer: X" phrase; the final
+    number (thousands separators dropped); a short one-line answer as it is ("B", "Paris").
     """
     if not text or text.isspace():
         return None
     container = _last_container(text)
     if container is not None:
-        text = container
+        return _last_boxed(container) or _last_answer_phrase(container) or container.strip() or None
     answer = _last_boxed(text) or _last_answer_phrase(text) or _final_number(text)
     if answer is None:
         bare = text.strip()
-        if container is not None or (len(bare) <= SHORT_ANSWER and "\n" not in bare):
-            answer = bare or None
+        if len(bare) <= SHORT_ANSWER and "\n" not in bare:
+            answer = bare
     return answer
 
 
@@ -170,7 +171,7 @@ class Grader:
                 verdicts[i] = pred.strip() == gold.strip()
             elif (normalised := _normalise(pred)) and normalised == _normalise(gold):
                 verdicts[i] = True
-            else:
+            elif not (_is_sequence(pred) or _is_sequence(gold)):
                 undecided.append((i, (pred, gold)))
         timed_out = self._verify(undecided, verdicts) if undecided else set()
         return verdicts, timed_out
@@ -305,6 +306,15 @@ def _load_math_verify():
 
     verify(parse("$1$", parsing_timeout=None), parse("$1$", parsing_timeout=None), timeout_seconds=None)
     return parse, verify
+
+
+# Several numbers apart, or several lines: a grid or a list. Math-Verify would pick one
+# number out of it and call "0" equal to a grid of zeros, so such answers must match as text.
+_SEQUENCE = re.compile(r"\n\s*\S|\d\s+[-+]?\d")
+
+
+def _is_sequence(answer: str) -> bool:
+    return _SEQUENCE.search(answer.strip()) is not None
 
 
 def _normalise(answer: str) -> str:

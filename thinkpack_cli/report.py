@@ -14,9 +14,11 @@ from typing import Any
 import orjson
 
 FORMATS = ("table", "json", "markdown", "csv")
-_HEADLINE = ("total", "valid_rate", "empty_rate", "truncated_rate", "missing_rate", "answer_rate",
-             "reasoning_chars_p50", "reasoning_chars_p90", "answer_chars_p50", "reasoning_tokens_p50",
-             "answer_tokens_p50", "accuracy", "rpass@1")
+# The headline metrics of a grouped table, with short headers so a row fits a terminal.
+_HEADLINE = {"total": "n", "valid_rate": "valid", "empty_rate": "empty", "truncated_rate": "truncated",
+             "missing_rate": "missing", "answer_rate": "answered", "reasoning_chars_p50": "think p50",
+             "reasoning_chars_p90": "think p90", "answer_chars_p50": "answer p50", "reasoning_tokens_p50": "think tok p50",
+             "answer_tokens_p50": "answer tok p50", "accuracy": "accuracy", "rpass@1": "rpass@1"}
 
 
 def render(rows: list[dict], names: list[str], by: tuple[str, ...], kind: str, several_inputs: bool) -> str:
@@ -64,7 +66,7 @@ def _grid(rows: list[dict], names: list[str], by: tuple[str, ...], several_input
         return header, body
     shown = [n for n in names if n in _HEADLINE or n.startswith("pass@")]
     shown = [n for n in shown if any(row.get(n) is not None for row in rows)]
-    header = [*by, *(["input"] if several_inputs else []), *shown]
+    header = [*by, *(["input"] if several_inputs else []), *(_HEADLINE.get(n, n) for n in shown)]
     body = []
     for row in rows:
         line = [_plain(row.get(name)) for name in by]
@@ -73,17 +75,20 @@ def _grid(rows: list[dict], names: list[str], by: tuple[str, ...], several_input
         for name in shown:
             cell = _cell(name, row.get(name))
             if "delta" in row and row["delta"].get(name) is not None and name != "total":
-                cell += f" ({_cell(name, row['delta'][name], delta=True)})"
+                cell += f" {_cell(name, row['delta'][name], delta=True, compact=True)}"
             line.append(cell)
         body.append(line)
     return header, body
 
 
-def _cell(name: str, value: Any, delta: bool = False) -> str:
+def _cell(name: str, value: Any, delta: bool = False, compact: bool = False) -> str:
+    """A value for people: rates in percent, their changes in percentage points."""
     if value is None:
         return ""
     if _is_rate(name):
-        return f"{value * 100:+.1f} pp" if delta else f"{value * 100:.1f}%"
+        if delta:
+            return f"{value * 100:+.1f}" if compact else f"{value * 100:+.1f} pp"
+        return f"{value * 100:.1f}%"
     if isinstance(value, float):
         return f"{value:+,.1f}" if delta else f"{value:,.1f}"
     return f"{value:+,}" if delta else f"{value:,}"

@@ -87,6 +87,12 @@ def test_no_gold_means_no_accuracy(tmp_path):
     assert m["graded"] == 0 and m["accuracy"] is None and m["rpass@1"] is None
 
 
+def test_grader_none_skips_grading(tmp_path):
+    m = json.loads(stats(jsonl(tmp_path / "e.jsonl", EVAL), "--json", "--grader", "none").stdout)
+    assert m["graded"] == 0 and m["accuracy"] is None
+    assert m["valid_rate"] == 0.6
+
+
 def test_group_by_gives_a_list_of_objects(tmp_path):
     result = stats(jsonl(tmp_path / "e.jsonl", EVAL), "--by", "model", "--json", "--grader", "exact")
     rows = json.loads(result.stdout)

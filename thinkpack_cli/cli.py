@@ -154,7 +154,7 @@ def stats(
     gold: Annotated[Optional[str], typer.Option("--gold", help="Gold-answer field (default: gold or reference, when present).")] = None,
     id_field: Annotated[Optional[str], typer.Option("--id", help="Records sharing this field are samples of one prompt (for pass@k).")] = None,
     k: Annotated[Optional[str], typer.Option("--k", help="pass@k for these k (comma-separated), over prompts with at least k samples.")] = None,
-    grader: Annotated[str, typer.Option("--grader", help="math (Math-Verify) or exact (string equality).")] = "math",
+    grader: Annotated[str, typer.Option("--grader", help="math (Math-Verify), exact (string equality) or none (no grading).")] = "math",
     grade_timeout: Annotated[float, typer.Option("--grade-timeout", min=0.01, help="Seconds per answer before it counts as wrong.")] = 5.0,
     fail_if: Annotated[Optional[list[str]], typer.Option("--fail-if", help="Exit 1 when this holds for any row, e.g. 'valid_rate < 0.95' or 'delta.accuracy < -0.02'. Repeatable.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON: an object, or a list of objects with --by or several inputs.")] = False,

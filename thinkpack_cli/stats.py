@@ -17,6 +17,7 @@ from .formats import STATUSES, TRUNCATED, VALID
 from .parse import ParseOptions, Parser, is_parsed
 
 GOLD_FIELDS = ("gold", "reference")
+NO_GRADING = "none"
 LENGTHS = ("reasoning_chars", "answer_chars", "reasoning_tokens", "answer_tokens")
 PERCENTILES = ("mean", "p50", "p90", "max")
 
@@ -110,6 +111,8 @@ class StatsJob:
                 tally.graded.append((prompt, prediction, gold, status))
 
     def _gold(self, record: dict) -> Any:
+        if self.options.grader == NO_GRADING:
+            return None
         names = (self.options.gold,) if self.options.gold else GOLD_FIELDS
         for name in names:
             value = record.get(name)
@@ -304,8 +307,8 @@ def _sort_key(key: tuple) -> tuple:
 def check_options(options: StatsOptions) -> None:
     from .grading import GRADERS
 
-    if options.grader not in GRADERS:
-        raise UsageError(f"--grader must be one of {', '.join(GRADERS)}")
+    if options.grader not in (*GRADERS, NO_GRADING):
+        raise UsageError(f"--grader must be one of {', '.join(GRADERS)}, {NO_GRADING}")
     if any(k < 1 for k in options.ks):
         raise UsageError("--k values must be positive integers")
 

@@ -203,3 +203,33 @@ def test_bad_line_in_a_later_block_is_reported_with_its_line(tmp_path):
     result = run("parse", path, "--workers", "2")
     assert result.exit_code == 2
     assert f"{path}:{len(records) + 1}: malformed JSON" in result.stderr
+
+
+def test_fields_pass_through_byte_for_byte(tmp_path):
+    """Parse only appends its fields to the input line: numbers and escapes are kept as written."""
+    line = '{"n": 1.0e2, "s": "caf\\u00e9", "response": "<think>a</think>b"}'
+    path = tmp_path / "in.jsonl"
+    path.write_text(line + "\n")
+    out = run("parse", str(path)).stdout
+    assert out.startswith('{"n": 1.0e2, "s": "caf\\u00e9", "response": "<think>a</think>b","reasoning":"a"')
+    assert json.loads(out)["answer"] == "b"
+
+
+@pytest.mark.parametrize(
+    "line",
+    ['{ "response": "<think>a</think>b" }', '{"response": "<think>a</think>b"}\r', '{"response":"<think>a</think>b"}   '],
+    ids=["spaces-inside", "crlf", "trailing-spaces"],
+)
+def test_appending_to_odd_lines_gives_valid_json(tmp_path, line):
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(line.encode() + b"\n")
+    out = run("parse", str(path)).stdout
+    assert json.loads(out) == {"response": "<think>a</think>b", "reasoning": "a", "answer": "b", "status": "valid",
+                               "reasoning_format": "think", "reasoning_tag": "<think>"}
+
+
+def test_a_field_parse_owns_is_replaced_not_duplicated(tmp_path):
+    path = write_jsonl(tmp_path / "in.jsonl", [{"answer": "gold 4", "response": "<think>a</think>4"}])
+    out = run("parse", path).stdout
+    assert out.count('"answer"') == 1
+    assert json.loads(out)["answer"] == "4"

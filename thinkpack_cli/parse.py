@@ -58,6 +58,11 @@ class Parser:
             options = replace(options, prefixed=tokenizers.prefixed_format(loaded) is not None)
         return cls(options, loaded)
 
+    @property
+    def appended_fields(self) -> tuple[str, ...]:
+        """The fields parsing adds; it changes no other (the I/O layer appends them to the input line)."""
+        return OWNED_FIELDS + (TOKEN_FIELDS if self.tokenizer is not None else ())
+
     def __call__(self, records: list[dict]) -> list[dict | RecordError]:
         out: list[dict | RecordError] = []
         for record in records:

@@ -79,7 +79,7 @@ class StatsJob:
         tallies: dict[tuple, Tally] = {}
         errors: list[tuple[int, str]] = []
         parsed_rows = []
-        for line, record in rows:
+        for line, record, _ in rows:
             if not is_parsed(record):
                 try:
                     self.parser.parse_record(record)

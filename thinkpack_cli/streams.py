@@ -181,15 +181,15 @@ def _decompress(stream, path: str):
     return stream
 
 
-def decode_block(block: Block) -> tuple[list[tuple[int, dict]], list[tuple[int, str]], int]:
-    """The block's records with their line offsets in the block (0-based), the
-    lines that are not records, and the number of lines (or rows) it spans."""
-    rows: list[tuple[int, dict]] = []
+def decode_block(block: Block) -> tuple[list[tuple[int, dict, bytes | None]], list[tuple[int, str]], int]:
+    """The block's records as (line offset in the block, record, its JSON line or None),
+    the lines that are not records, and the number of lines (or rows) it spans."""
+    rows: list[tuple[int, dict, bytes | None]] = []
     errors: list[tuple[int, str]] = []
     data = block.data.read() if isinstance(block.data, FileRange) else block.data
     if not isinstance(data, bytes):
         records = data.to_pylist()
-        return list(enumerate(records)), errors, len(records)
+        return [(i, r, None) for i, r in enumerate(records)], errors, len(records)
     loads = orjson.loads
     lines = data.split(b"\n")
     for offset, raw in enumerate(lines):
@@ -200,7 +200,7 @@ def decode_block(block: Block) -> tuple[list[tuple[int, dict]], list[tuple[int, 
                 errors.append((offset, _json_reason(e)))
             else:
                 if type(record) is dict:
-                    rows.append((offset, record))
+                    rows.append((offset, record, raw))
                 else:
                     errors.append((offset, f"not a JSON object (a {_json_type(record)})"))
     return rows, errors, len(lines) - 1
@@ -235,23 +235,46 @@ class MapJob:
     """Maps records one to one with ``fn`` and encodes them for the sink.
 
     ``fn`` takes a list of records and returns, for each, the new record or a
-    ``RecordError``: batch-shaped, so it can tokenize a whole block at once.
+    ``RecordError``: batch-shaped, so it can tokenize a whole block at once. An
+    ``fn`` that only adds fields says which in ``fn.appended_fields``; those are
+    then appended to the record's original JSON line, so every other field
+    passes through byte for byte and is not encoded again.
     """
 
     fn: Callable[[list[dict]], list[dict | RecordError]]
     encoding: str = "jsonl"
 
     def run(self, rows):
-        results = self.fn([record for _, record in rows])
+        appended = getattr(self.fn, "appended_fields", None) if self.encoding == "jsonl" else None
+        # A record that already holds one of those fields is encoded whole, or it would hold it twice.
+        fresh = [appended is not None and raw is not None and not any(k in record for k in appended)
+                 for _, record, raw in rows]
+        results = self.fn([record for _, record, _ in rows])
         out, errors = [], []
-        for (line, _), result in zip(rows, results):
+        dumps = orjson.dumps
+        for (line, _, raw), append, result in zip(rows, fresh, results):
             if isinstance(result, RecordError):
                 errors.append((line, str(result)))
-            else:
+            elif self.encoding != "jsonl":
                 out.append(result)
-        if self.encoding == "jsonl":
-            return encode_jsonl(out), errors, len(out)
-        return out, errors, len(out)
+            elif append:
+                out.extend(_append_fields(raw, dumps({k: result[k] for k in appended}, default=_jsonable)))
+            else:
+                out.append(dumps(result, default=_jsonable) + b"\n")
+        return (b"".join(out) if self.encoding == "jsonl" else out), errors, len(results) - len(errors)
+
+
+_SPACE = b" \t\r\n"
+
+
+def _append_fields(line: bytes, fields: bytes) -> tuple:
+    """The pieces of ``line`` (a JSON object) with the members of ``fields`` (another)
+    added at its end; the line is not copied until the block is joined."""
+    end = line.rfind(b"}")
+    last = end - 1
+    while line[last] in _SPACE:
+        last -= 1
+    return memoryview(line)[:end], (b"" if line[last] == 0x7B else b","), memoryview(fields)[1:], b"\n"
 
 
 def encode_jsonl(records: Iterable[dict]) -> bytes:
@@ -572,27 +595,13 @@ class ParquetSink:
 
 
 def to_table(records: list[dict], types: dict):
-    """Records as an Arrow table, with ``types`` for the columns they name (the others
-    inferred). ``list<int32>`` columns are packed from Python lists directly: several
-    times faster than ``pa.Table.from_pylist`` for token ids."""
-    import array
-
+    """Records as an Arrow table, built column by column (several times faster than
+    ``pa.Table.from_pylist`` for lists of token ids), with ``types`` for the columns
+    they name and the others inferred. Run in a worker, it spares the main process."""
     import pyarrow as pa
 
-    columns = {}
-    for name in records[0] if records else ():
-        values = [r[name] for r in records]
-        kind = types.get(name)
-        if kind == pa.list_(pa.int32()):
-            flat, offsets = array.array("i"), array.array("i", [0])
-            for v in values:
-                flat.extend(v)
-                offsets.append(len(flat))
-            items = pa.Array.from_buffers(pa.int32(), len(flat), [None, pa.py_buffer(flat)])
-            columns[name] = pa.ListArray.from_buffers(kind, len(values), [None, pa.py_buffer(offsets)], children=[items])
-        else:
-            columns[name] = pa.array(values, type=kind)
-    return pa.table(columns)
+    names = records[0] if records else ()
+    return pa.table({name: pa.array([r[name] for r in records], type=types.get(name)) for name in names})
 
 
 def write_job(paths: list[str], job_fn, output: str | None, *, label: str, **options) -> Summary:

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from thinkpack_cli import __version__
 from thinkpack_cli.cli import app
 
-COMMANDS = ["parse", "stats"]
+COMMANDS = ["parse", "stats", "mask", "steer"]
 
 
 def test_help_lists_every_command():

@@ -14,7 +14,12 @@ from typing import Annotated, Optional
 import typer
 
 from . import __version__
+from . import cli_training
 from .errors import EXIT_BUG, EXIT_INTERRUPTED, TpError
+from .options import (
+    CloseTag, Field, Format, InputFormat, Inputs, OnError, OpenTag, Output, Prefixed, PromptField, Quiet, Tokenizer,
+    Workers,
+)
 
 app = typer.Typer(
     name="tp",
@@ -74,22 +79,6 @@ def _root(
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")] = False,
 ):
     pass
-
-
-# Options shared by several commands, defined once.
-Inputs = Annotated[Optional[list[str]], typer.Argument(help="JSONL or Parquet files; '-' or nothing reads stdin.", show_default=False)]
-Output = Annotated[Optional[str], typer.Option("--output", "-o", help="Output file (.jsonl, .jsonl.gz, .parquet); stdout if omitted.")]
-OnError = Annotated[str, typer.Option("--on-error", help="On a bad record: 'fail' (exit 2) or 'skip' (count it, go on).")]
-Workers = Annotated[Optional[int], typer.Option("--workers", "-j", min=1, help="Worker processes (default: CPU count).")]
-InputFormat = Annotated[Optional[str], typer.Option("--input-format", help="jsonl or parquet (default: from the name, else sniffed).")]
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No summary on stderr.")]
-Field = Annotated[Optional[str], typer.Option("--field", "-f", help="Text field, a name or dotted path (choices.0.message.content) (default: first of response, output, completion, generated_text, text, content).")]
-Format = Annotated[str, typer.Option("--format", help="Reasoning format: auto, think, bracket, harmony.")]
-OpenTag = Annotated[Optional[str], typer.Option("--open", help="Custom opening delimiter (with --close).")]
-CloseTag = Annotated[Optional[str], typer.Option("--close", help="Custom closing delimiter (with --open).")]
-Prefixed = Annotated[Optional[bool], typer.Option("--prefixed/--no-prefixed", help="The prompt already opened the block (outputs hold only the close) / it opened nothing (default: infer).", show_default=False)]
-Tokenizer = Annotated[Optional[str], typer.Option("--tokenizer", "-t", help="Tokenizer folder or hub name: detects prefixed templates, counts tokens.")]
-PromptField = Annotated[str, typer.Option("--prompt-field", help="A record's generation prompt; one ending inside an open block marks that record prefixed.")]
 
 
 def _parse_options(field, format, open_tag, close_tag, prefixed, tokenizer, prompt_field):
@@ -223,6 +212,10 @@ def _ints(text: str | None, option: str) -> list[int]:
         return [int(part) for part in _split_list(text)]
     except ValueError:
         raise UsageError(f"{option} takes comma-separated integers, e.g. 1,8,16") from None
+
+
+command("mask", epilog=cli_training.MASK_EPILOG)(cli_training.mask)
+command("steer", epilog=cli_training.STEER_EPILOG)(cli_training.steer)
 
 
 def main() -> None:

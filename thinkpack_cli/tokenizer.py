@@ -17,6 +17,7 @@ _PROBE = [{"role": "user", "content": "What is 2 + 2?"}]
 def load(name_or_path: str) -> Any:
     """A tokenizer from a local folder, or a hub name when online."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # tp forks its own workers
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # not "PyTorch was not found": tp needs no torch here
     try:
         from transformers import AutoTokenizer
         from transformers.utils import logging as hf_logging
@@ -53,3 +54,13 @@ def count_tokens(tokenizer: Any, texts: list[str]) -> list[int]:
     if backend is not None:  # the Rust tokenizer directly: no Python per text
         return [len(e.ids) for e in backend.encode_batch(texts, add_special_tokens=False)]
     return [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
+
+
+def token_ids(tokenizer: Any, texts: list[str]) -> list[list[int]]:
+    """Token ids of ``texts`` in one batched call, without special tokens: a chat template writes its own."""
+    if not texts:
+        return []
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is not None:
+        return [e.ids for e in backend.encode_batch(texts, add_special_tokens=False)]
+    return tokenizer(texts, add_special_tokens=False)["input_ids"]

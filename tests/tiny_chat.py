@@ -1,0 +1,90 @@
+"""A small byte-level BPE tokenizer, trained in a blink, and chat templates written for the tests:
+tp mask and tp steer tested without ../shared or any download.
+
+The tokenizer runs BPE over the whole text (no pre-tokenizer split), so merges cross word and
+line boundaries, as a straddling-token test needs; the chat markers and ``<think>``/``</think>``
+are single added tokens, as in Qwen3.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+
+import pytest
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from typer.testing import CliRunner
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+SPECIAL = ["<|im_start|>", "<|im_end|>", "<think>", "</think>"]
+CORPUS = [
+    "<|im_start|>assistant\nThe answer is 4.<|im_end|>\n",
+    "<|im_start|>user\nWhat is 2 + 2? Please think.<|im_end|>\n",
+    "Let me add two and two: that makes four. Okay, 😀 done.",
+] * 50
+
+_TURN = "{{- '<|im_start|>' + m.role + '\\n' + m.content + '<|im_end|>\\n' }}"
+_GENERATION = "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}"
+
+# ChatML that writes content as it is: reasoning goes inline, as <think> tags.
+INLINE = "{%- for m in messages %}" + _TURN + "{%- endfor %}" + _GENERATION
+
+# Qwen3's behaviour: renders reasoning_content in its own block, only after the last user message.
+NATIVE = (
+    "{%- set ns = namespace(last=-1) %}"
+    "{%- for m in messages %}{%- if m.role == 'user' %}{%- set ns.last = loop.index0 %}{%- endif %}{%- endfor %}"
+    "{%- for m in messages %}"
+    "{%- if m.role == 'assistant' and m.reasoning_content is defined and loop.index0 > ns.last %}"
+    "{{- '<|im_start|>assistant\\n<think>\\n' + m.reasoning_content + '\\n</think>\\n\\n' + m.content + '<|im_end|>\\n' }}"
+    "{%- else %}" + _TURN + "{%- endif %}"
+    "{%- endfor %}" + _GENERATION
+)
+
+# DeepSeek-R1-Distill's behaviour: the generation prompt opens the block, and every assistant
+# message, the last one included, is cut to the text after </think>.
+PREFIXED = (
+    "{%- for m in messages %}"
+    "{%- if m.role == 'assistant' %}{{- '<|im_start|>assistant\\n' + m.content.split('</think>')[-1] + '<|im_end|>\\n' }}"
+    "{%- else %}" + _TURN + "{%- endif %}"
+    "{%- endfor %}"
+    "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n<think>\\n' }}{%- endif %}"
+)
+
+# A template that rewrites what the assistant says: tp must notice, not mislabel.
+SHOUTING = (
+    "{%- for m in messages %}"
+    "{%- if m.role == 'assistant' %}{{- '<|im_start|>assistant\\n' + m.content | upper + '<|im_end|>\\n' }}"
+    "{%- else %}" + _TURN + "{%- endif %}"
+    "{%- endfor %}" + _GENERATION
+)
+
+
+@cache
+def _backend(with_think_tokens: bool) -> Tokenizer:
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
+    tok.decoder = decoders.ByteLevel()
+    special = SPECIAL if with_think_tokens else SPECIAL[:2]
+    trainer = trainers.BpeTrainer(vocab_size=420, special_tokens=special, show_progress=False,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(CORPUS, trainer)
+    return tok
+
+
+def tokenizer(template: str, think_tokens: bool = True):
+    """A transformers fast tokenizer with ``template`` as its chat template."""
+    from transformers import PreTrainedTokenizerFast
+
+    # A copy of the trained tokenizer: transformers may change its settings.
+    backend = Tokenizer.from_str(_backend(think_tokens).to_str())
+    return PreTrainedTokenizerFast(tokenizer_object=backend, chat_template=template, eos_token="<|im_end|>",
+                                   name_or_path="tiny")
+
+
+@pytest.fixture(scope="module")
+def tp():
+    """Runs ``tp`` with arguments, as CliRunner does."""
+    from thinkpack_cli import cli
+
+    return lambda *args: CliRunner().invoke(cli.app, [str(a) for a in args])

@@ -1,0 +1,159 @@
+"""``tp mask`` and ``tp steer``: options wired to ``mask`` and ``steer``, nothing more.
+
+cli.py registers these functions with its ``command()`` decorator. Heavy libraries are
+imported inside the commands.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from .options import (
+    InputFormat, Inputs, InstructionField, OnError, Output, Quiet, ReasoningField, ResponseField, TemplateKwargs,
+    TrainingTokenizer, Workers,
+)
+
+MASK_EPILOG = """[b]Examples[/b]
+
+  tp mask sft.jsonl -o train.parquet --tokenizer ./Qwen3-8B --show 2
+  tp mask chats.jsonl -o train.parquet -t ./Qwen3-8B --mask think --train-turns all
+  tp mask sft.jsonl -o baseline.parquet -t ./Qwen3-8B --mask none --max-length 4096 --overflow drop
+  tp mask sft.jsonl -o train.parquet -t ./Qwen3-8B --template-kwargs '{"enable_thinking": false}'
+"""
+
+STEER_EPILOG = """[b]Examples[/b]
+
+  tp steer prompts.jsonl -o steered.jsonl --tokenizer ./DeepSeek-R1-Distill-Qwen-7B --prefix steps
+  tp steer prompts.jsonl -t ./Qwen3-8B --prefix no-think --token-ids > prompts_nothink.jsonl
+  tp steer prompts.jsonl -t ./gpt-oss-20b --template-kwargs '{"reasoning_effort": "high"}' --reasoning open
+  tp steer prompts.jsonl -t ./QwQ-32B --reasoning none --response-prefix 'The answer is'
+"""
+
+def mask(
+    inputs: Inputs = None,
+    output: Output = None,
+    tokenizer: TrainingTokenizer = ...,
+    mask_parts: Annotated[str, typer.Option("--mask", help="What to keep out of the loss: prompt, think, answer (or response), comma-separated; none trains every token.")] = "prompt,think",
+    train_turns: Annotated[str, typer.Option("--train-turns", help="Which assistant turns to train: last, or all.")] = "last",
+    max_length: Annotated[Optional[int], typer.Option("--max-length", min=1, help="Longest record in tokens; see --overflow.")] = None,
+    overflow: Annotated[str, typer.Option("--overflow", help="A record over --max-length: truncate, or drop. Counted in the summary.")] = "truncate",
+    empty_think: Annotated[bool, typer.Option("--empty-think/--no-empty-think", help="Give trained turns without reasoning an empty, masked think block when masking think, as at inference.")] = True,
+    ignore_index: Annotated[int, typer.Option("--ignore-index", help="Label of tokens kept out of the loss.")] = -100,
+    show: Annotated[int, typer.Option("--show", min=0, help="Show the first N records on stderr with their trained tokens marked.")] = 0,
+    template_kwargs: TemplateKwargs = None,
+    instruction_field: InstructionField = None,
+    reasoning_field: ReasoningField = None,
+    response_field: ResponseField = None,
+    id_field: Annotated[str, typer.Option("--id-field", help="Field copied to the output's id column.")] = "id",
+    on_error: OnError = "fail",
+    input_format: InputFormat = None,
+    workers: Workers = None,
+    quiet: Quiet = False,
+):
+    """Tokenize records with a chat template and label which tokens [b]train[/b]: reasoning in context, out of the loss.
+
+    Writes input_ids, labels (--ignore-index where masked), attention_mask, id and an audit per record: prompt_tokens, think_tokens, answer_tokens, trained_tokens, truncated. Parquet columns are list<int32>, ready for transformers' Trainer or TRL's SFTTrainer.
+    """
+    from . import console
+    from . import mask as masking
+    from .errors import UsageError
+
+    if train_turns not in ("last", "all"):
+        raise UsageError("--train-turns must be last or all")
+    template = _template(tokenizer, template_kwargs)
+    options = masking.MaskOptions(
+        mask=masking.parse_mask(mask_parts), train_all=train_turns == "all", max_length=max_length,
+        overflow=overflow, empty_think=empty_think, ignore_index=ignore_index,
+        fields=_fields(instruction_field, reasoning_field, response_field), id_field=id_field,
+    )
+    summary, tally, views = masking.write(inputs or [], masking.Masker(template, options), output, show=show,
+                                          label="mask", on_error=on_error, workers=workers, input_format=input_format)
+    for number, (record_id, pieces) in enumerate(views, 1):
+        _print_view(console.stderr(), f"record {number}" + ("" if record_id is None else f" (id {record_id})"), pieces)
+    if not quiet:
+        summary.report("mask")
+        for line in masking.describe(tally, options, template):
+            console.say(f"  {line}")
+
+
+def steer(
+    inputs: Inputs = None,
+    output: Output = None,
+    tokenizer: TrainingTokenizer = ...,
+    reasoning: Annotated[Optional[str], typer.Option("--reasoning", help="open: end inside an open reasoning block; none: open none (remove a prefixed template's); native: the template's text as is. (default: open with --prefix, else native)")] = None,
+    prefix: Annotated[Optional[str], typer.Option("--prefix", help="Text the model continues: brief, steps, concise, no-think (a closed block), ellipsis, or any text.")] = None,
+    close: Annotated[bool, typer.Option("--close", help="Close the reasoning block after the prefix.")] = False,
+    response_prefix: Annotated[Optional[str], typer.Option("--response-prefix", help="Text that starts the answer, after the (closed) reasoning block.")] = None,
+    token_ids: Annotated[bool, typer.Option("--token-ids", help="Also write prompt_token_ids.")] = False,
+    template_kwargs: TemplateKwargs = None,
+    instruction_field: InstructionField = None,
+    reasoning_field: ReasoningField = None,
+    response_field: ResponseField = None,
+    on_error: OnError = "fail",
+    input_format: InputFormat = None,
+    workers: Workers = None,
+    quiet: Quiet = False,
+):
+    """Build inference [b]prompts[/b] that steer a model into or out of reasoning, in its own delimiters.
+
+    Adds prompt (and prompt_token_ids with --token-ids): the chat template's generation prompt for the record's messages (a trailing assistant answer left out), steered as the options say. Every other field passes through unchanged.
+    """
+    from . import streams
+    from .steer import Steerer, SteerOptions
+
+    options = SteerOptions(reasoning=reasoning, prefix=prefix, close=close, response_prefix=response_prefix,
+                           token_ids=token_ids, fields=_fields(instruction_field, reasoning_field, response_field))
+    steerer = Steerer(_template(tokenizer, template_kwargs), options)
+    summary = streams.write_job(inputs or [], steerer, output, label="steer", on_error=on_error,
+                                workers=workers, input_format=input_format)
+    if not quiet:
+        summary.report("steer")
+
+
+def _template(tokenizer: str, template_kwargs: str | None):
+    import orjson
+
+    from . import tokenizer as tokenizers
+    from .errors import UsageError
+    from .template import detect
+
+    try:
+        kwargs = orjson.loads(template_kwargs) if template_kwargs else {}
+    except orjson.JSONDecodeError as e:
+        raise UsageError(f"--template-kwargs is not valid JSON ({e})") from None
+    if not isinstance(kwargs, dict):
+        raise UsageError("--template-kwargs must be a JSON object, e.g. '{\"enable_thinking\": false}'")
+    return detect(tokenizers.load(tokenizer), kwargs)
+
+
+def _fields(instruction: str | None, reasoning: str | None, response: str | None):
+    from .records import Fields
+
+    return Fields(instruction=instruction, reasoning=reasoning, response=response)
+
+
+_STYLES = {"prompt": "dim", "think": "dim italic magenta", "answer": "dim"}
+
+
+def _print_view(out, title: str, pieces: list[tuple[str, str, bool]]) -> None:
+    """A record as a person checks it before spending GPU hours: trained tokens in green (or
+    between ⟦ ⟧ without colour), alternating shades so token boundaries show."""
+    from rich.text import Text
+
+    counts = {part: sum(1 for _, p, _ in pieces if p == part) for part in _STYLES}
+    trained = sum(1 for *_, t in pieces if t)
+    out.rule(f"{title}: {len(pieces)} tokens, {trained} trained · "
+             + " · ".join(f"{part} {n}" for part, n in counts.items()), style="dim")
+    text, colour, shade, was_trained = Text(), not out.no_color, 0, False
+    for piece, part, is_trained in pieces:
+        if not colour and is_trained != was_trained:
+            text.append("⟦" if is_trained else "⟧")
+        shade ^= 1
+        text.append(piece, style=("bold green" if shade else "bold bright_green") if is_trained else _STYLES[part])
+        was_trained = is_trained
+    if not colour and was_trained:
+        text.append("⟧")
+    out.print(text, markup=False, highlight=False)
+

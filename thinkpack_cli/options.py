@@ -1,0 +1,26 @@
+"""Options shared by several commands, defined once so every command spells them alike."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+Inputs = Annotated[Optional[list[str]], typer.Argument(help="JSONL or Parquet files; '-' or nothing reads stdin.", show_default=False)]
+Output = Annotated[Optional[str], typer.Option("--output", "-o", help="Output file (.jsonl, .jsonl.gz, .parquet); stdout if omitted.")]
+OnError = Annotated[str, typer.Option("--on-error", help="On a bad record: 'fail' (exit 2) or 'skip' (count it, go on).")]
+Workers = Annotated[Optional[int], typer.Option("--workers", "-j", min=1, help="Worker processes (default: CPU count).")]
+InputFormat = Annotated[Optional[str], typer.Option("--input-format", help="jsonl or parquet (default: from the name, else sniffed).")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No summary on stderr.")]
+Field = Annotated[Optional[str], typer.Option("--field", "-f", help="Text field, a name or dotted path (choices.0.message.content) (default: first of response, output, completion, generated_text, text, content).")]
+Format = Annotated[str, typer.Option("--format", help="Reasoning format: auto, think, bracket, harmony.")]
+OpenTag = Annotated[Optional[str], typer.Option("--open", help="Custom opening delimiter (with --close).")]
+CloseTag = Annotated[Optional[str], typer.Option("--close", help="Custom closing delimiter (with --open).")]
+Prefixed = Annotated[Optional[bool], typer.Option("--prefixed/--no-prefixed", help="The prompt already opened the block (outputs hold only the close) / it opened nothing (default: infer).", show_default=False)]
+Tokenizer = Annotated[Optional[str], typer.Option("--tokenizer", "-t", help="Tokenizer folder or hub name: detects prefixed templates, counts tokens.")]
+PromptField = Annotated[str, typer.Option("--prompt-field", help="A record's generation prompt; one ending inside an open block marks that record prefixed.")]
+TrainingTokenizer = Annotated[str, typer.Option("--tokenizer", "-t", help="Tokenizer folder (or hub name, online) whose chat template renders the records.", show_default=False)]
+TemplateKwargs = Annotated[Optional[str], typer.Option("--template-kwargs", help="""JSON object passed to the chat template, e.g. '{"enable_thinking": false}' or '{"reasoning_effort": "high"}'.""")]
+InstructionField = Annotated[Optional[str], typer.Option("--instruction-field", help="Instruction field (default: first of instruction, prompt, question); records with 'messages' are chats.")]
+ReasoningField = Annotated[Optional[str], typer.Option("--reasoning-field", help="Reasoning field (default: first of reasoning, reasoning_content, thinking; else inline in the response).")]
+ResponseField = Annotated[Optional[str], typer.Option("--response-field", help="Response field (default: first of response, output, completion, answer).")]

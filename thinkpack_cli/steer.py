@@ -1,0 +1,118 @@
+"""Inference prompts that steer a model into (or out of) reasoning: ``tp steer``.
+
+``Steerer(template, options)(records)`` is a pure batch function: each record gets a
+``prompt`` (and ``prompt_token_ids`` with ``token_ids``) ready for vLLM or any engine. The
+prompt is the chat template's generation prompt for the record's messages (a trailing
+assistant turn, the reference answer, is left out), then:
+
+1. ``reasoning``: ``open`` makes it end inside an open block in the family's own delimiters
+   (a prompt that already does is left byte-for-byte); ``none`` makes sure no block is open
+   (removing the one a prefixed template opened, and the whitespace after it); ``native``
+   leaves the template's text alone.
+2. ``prefix``: text the model continues; a preset or any text.
+3. ``close``: closes the block after the prefix; ``response_prefix`` seeds the answer after
+   a closed block (closing an open one first).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import RecordError, UsageError
+from .records import Fields, conversation
+from .template import Template
+from .tokenizer import token_ids
+
+REASONING = ("open", "none", "native")
+# name: (text, whether the preset closes the block)
+PRESETS = {
+    "brief": ("Okay, ", False),
+    "steps": ("Okay, let me think this through step by step.", False),
+    "concise": ("Okay, I'll keep my thinking concise and make sure to give a final answer.", False),
+    "no-think": ("Okay, I think I have finished thinking.", True),  # AutoThink's closed block
+    "ellipsis": ("...", False),  # left open: the model decides whether to think
+}
+
+
+@dataclass(frozen=True)
+class SteerOptions:
+    reasoning: str | None = None  # None: open when a prefix is given, otherwise native
+    prefix: str | None = None  # a preset name or the text itself
+    close: bool = False
+    response_prefix: str | None = None
+    token_ids: bool = False
+    fields: Fields = Fields()
+
+
+class Steerer:
+    """Builds steered prompts for one template and one set of options."""
+
+    def __init__(self, template: Template, options: SteerOptions = SteerOptions()):
+        reasoning = options.reasoning or ("open" if options.prefix else "native")
+        if reasoning not in REASONING:
+            raise UsageError(f"--reasoning must be one of {', '.join(REASONING)}")
+        text, closes = PRESETS.get(options.prefix, (options.prefix or "", False))
+        self.template, self.options, self.reasoning = template, options, reasoning
+        self.prefix, self.close = text, options.close or closes
+        # Read by the streaming layer: the only fields steer adds, so it appends them to each JSON line.
+        self.appended_fields = ("prompt", "prompt_token_ids") if options.token_ids else ("prompt",)
+        if reasoning == "open" and template.delimiters is None:
+            raise UsageError(f"the chat template of {template.name} has no reasoning block to open "
+                             "(no reasoning delimiter is a token); use --reasoning native or none")
+        if reasoning == "none" and self.close:
+            raise UsageError("--reasoning none opens no block, so there is none to close (--close, --prefix no-think)")
+        if reasoning == "open" and template.header != template.generation_prompt and not self._opens(template.generation_prompt):
+            raise UsageError(f"the generation prompt of {template.name} already holds a closed reasoning block "
+                             "(thinking turned off in --template-kwargs?); use --reasoning native or none")
+
+    def __call__(self, records: list[dict]) -> list[dict | RecordError]:
+        out: list[dict | RecordError] = []
+        for record in records:
+            try:
+                record["prompt"] = self.prompt(record)
+                out.append(record)
+            except RecordError as e:
+                out.append(e)
+        if self.options.token_ids:
+            done = [r for r in out if isinstance(r, dict)]
+            for record, ids in zip(done, token_ids(self.template.tokenizer, [r["prompt"] for r in done])):
+                record["prompt_token_ids"] = ids
+        return out
+
+    def prompt(self, record: dict) -> str:
+        messages = conversation(record, self.options.fields, need_answer=False)
+        while messages and messages[-1].role == "assistant":
+            messages.pop()  # the reference answer: the model is to write it
+        if not messages:
+            raise RecordError("no messages before the assistant's answer")
+        return self.steer(self.template.prompt(messages))
+
+    def steer(self, prompt: str) -> str:
+        """``prompt`` (the template's generation prompt) steered as the options say."""
+        d = self.template.delimiters
+        is_open = self._opens(prompt)
+        if self.reasoning == "open" and not is_open:
+            prompt, is_open = prompt + d.opening(), True
+        elif self.reasoning == "none" and is_open:
+            cut = _last_open(self.template, prompt)
+            if prompt[cut.end():].strip():
+                raise RecordError("--reasoning none: the prompt ends inside a reasoning block that already has text")
+            prompt, is_open = prompt[: cut.start()], False
+        prompt += self.prefix
+        if self.close or (self.options.response_prefix is not None and is_open):
+            if not is_open:
+                raise RecordError("--close: the prompt has no open reasoning block to close")
+            prompt += d.closing()
+        return prompt + (self.options.response_prefix or "")
+
+    def _opens(self, prompt: str) -> bool:
+        fmt = self.template.format
+        return fmt is not None and fmt.opens(prompt)
+
+
+def _last_open(template: Template, prompt: str):
+    last = None
+    for last in template.format.open_re.finditer(prompt):
+        pass
+    return last
+

@@ -195,7 +195,7 @@ class MaskJob:
             elif result is not None:
                 out.append(result)
         if self.encoding == "jsonl":
-            data = streams.encode_jsonl(out)
+            data = streams.Pieces([streams.encode_jsonl(out)])
         else:
             data = streams.to_table(out, self.types) if self.types and out else out
         return (data, tally, [v for v in views if v]), errors, len(out)

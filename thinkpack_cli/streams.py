@@ -32,7 +32,7 @@ import orjson
 from . import console
 from .errors import InputError, RecordError, UsageError
 
-BLOCK_BYTES = 2 << 20
+BLOCK_BYTES = 1 << 20  # measured faster than 2 MB: a block's objects stay within a core's cache
 PARQUET_ROWS = 8192
 INPUT_FORMATS = ("jsonl", "parquet")
 ON_ERROR = ("fail", "skip")
@@ -223,8 +223,9 @@ def _json_type(value: Any) -> str:
 class Job(Protocol):
     """A command's work on one block of records, run inside a worker process.
 
-    Returns the block's payload (encoded records, or a partial aggregate), the
-    records it rejected as ``(line offset, reason)``, and how many records it produced.
+    Returns the block's payload (encoded JSONL as ``Pieces``, records, or a partial
+    aggregate), the records it rejected as ``(line offset, reason)``, and how many
+    records it produced.
     """
 
     def run(self, rows: list[tuple[int, dict]]) -> tuple[Any, list[tuple[int, str]], int]: ...
@@ -250,7 +251,7 @@ class MapJob:
         fresh = [appended is not None and raw is not None and not any(k in record for k in appended)
                  for _, record, raw in rows]
         results = self.fn([record for _, record, _ in rows])
-        out, errors = [], []
+        out, errors = (Pieces() if self.encoding == "jsonl" else []), []
         dumps = orjson.dumps
         for (line, _, raw), append, result in zip(rows, fresh, results):
             if isinstance(result, RecordError):
@@ -261,7 +262,15 @@ class MapJob:
                 out.extend(_append_fields(raw, dumps({k: result[k] for k in appended}, default=_jsonable)))
             else:
                 out.append(dumps(result, default=_jsonable) + b"\n")
-        return (b"".join(out) if self.encoding == "jsonl" else out), errors, len(results) - len(errors)
+        # JSONL leaves as a list of byte pieces: written with writev, never joined into one copy.
+        return out, errors, len(results) - len(errors)
+
+
+class Pieces(list):
+    """Encoded JSONL as byte pieces, written with writev; sent to another process, as one bytes."""
+
+    def __reduce__(self):
+        return Pieces, ([b"".join(self)],)
 
 
 _SPACE = b" \t\r\n"
@@ -322,6 +331,20 @@ def _work(block: Block, seq: int):
     return (None if _worker.writer is not None else payload), errors, read, produced, lines
 
 
+_IOV_MAX = 1024  # the most buffers one writev takes on Linux
+
+
+def write_pieces(fd: int, pieces: list) -> None:
+    """Write byte pieces to ``fd`` in order, with as few system calls as it takes."""
+    for i in range(0, len(pieces), _IOV_MAX):
+        chunk = pieces[i : i + _IOV_MAX]
+        written = os.writev(fd, chunk)
+        if written < sum(map(len, chunk)):  # a pipe took part of it: finish plainly
+            rest = memoryview(b"".join(chunk))[written:]
+            while rest:
+                rest = rest[os.write(fd, rest) :]
+
+
 class _TurnWriter:
     """Lets workers write blocks straight to one file descriptor in input order.
 
@@ -342,9 +365,7 @@ class _TurnWriter:
             if data is None:
                 self._stopped.value = 1
             elif not self._stopped.value:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(self.fd, view) :]
+                write_pieces(self.fd, data)
         finally:
             with self._cond:
                 self._turn.value = seq + 1
@@ -519,9 +540,9 @@ class JsonlSink:
             self._file = (gzip.open if compressed else open)(self._temp, "wb")
             self.fd = None if compressed else self._file.fileno()
 
-    def write(self, payload: bytes) -> None:
-        if payload:
-            self._file.write(payload)
+    def write(self, pieces: list) -> None:
+        if pieces:
+            self._file.writelines(pieces)
             if self._temp is None:
                 self._file.flush()  # let the next command in a pipe start at once
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -84,3 +85,16 @@ def test_broken_pipe_is_quiet(tmp_path):
     parse.stdout.close()  # the reader goes away, as `| head -1` does
     assert parse.wait() == 0
     assert parse.stderr.read() == b""
+
+
+def test_no_input_at_a_terminal_is_a_usage_error():
+    """Without a file and with a person's terminal on stdin, say so instead of waiting."""
+    import pty
+
+    leader, follower = pty.openpty()
+    result = subprocess.run([sys.executable, "-m", "thinkpack_cli", "parse"], stdin=follower, capture_output=True,
+                            text=True, timeout=60)
+    os.close(leader)
+    os.close(follower)
+    assert result.returncode == 2
+    assert "no input: name a file, or pipe records in" in result.stderr

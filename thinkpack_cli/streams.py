@@ -411,6 +411,8 @@ def run_job(
         raise UsageError(f"--on-error must be one of {', '.join(ON_ERROR)}")
     if input_format is not None and input_format not in INPUT_FORMATS:
         raise UsageError(f"--input-format must be one of {', '.join(INPUT_FORMATS)}")
+    if not paths and sys.stdin.isatty():
+        raise UsageError("no input: name a file, or pipe records in (use '-' to type them at the terminal)")
     sources = [Source(p, input_format) for p in (paths or ["-"])]
     summary = Summary()
     blocks = (block for source in sources for block in source.blocks())

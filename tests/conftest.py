@@ -9,6 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
+
+from thinkpack_cli.cli import app
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -33,3 +36,9 @@ def corpus_dir(shared_dir: Path) -> Path:
 @pytest.fixture(scope="session")
 def tokenizers_dir(shared_dir: Path) -> Path:
     return _need(shared_dir / "tokenizers", "the tokenizer fixtures")
+
+
+@pytest.fixture(scope="session")
+def tp():
+    """Runs ``tp`` with arguments, in-process, as a user's shell would (exit code, stdout, stderr)."""
+    return lambda *args, input=None: CliRunner().invoke(app, [str(a) for a in args], input=input)

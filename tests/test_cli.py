@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from thinkpack_cli import __version__
 from thinkpack_cli.cli import app
 
-COMMANDS = ["parse", "stats", "mask", "steer"]
+COMMANDS = ["parse", "stats", "mask", "steer", "distill"]
 
 
 def test_help_lists_every_command():

@@ -14,7 +14,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import tiny_chat
-from tiny_chat import tp  # noqa: F401  (a fixture)
 
 from thinkpack_cli import mask as masking
 from thinkpack_cli import tokenizer as tokenizers

@@ -11,7 +11,6 @@ import json
 
 import pytest
 import tiny_chat
-from tiny_chat import tp  # noqa: F401  (a fixture)
 
 from thinkpack_cli import tokenizer as tokenizers
 from thinkpack_cli.errors import RecordError, UsageError

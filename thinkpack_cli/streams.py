@@ -564,8 +564,10 @@ class JsonlSink:
 
 
 class ParquetSink:
-    """Parquet with the schema of the first block; a later record that does not
-    fit it is an error naming the field, never a silently dropped value."""
+    """Parquet whose schema grows with the data: a block the file's schema cannot hold
+    (a field first seen late, a column null in every earlier record) has what was
+    written so far rewritten under the unified schema, once per change; fields whose
+    types cannot unify (a number here, text there) are an error naming them."""
 
     encoding = "arrow"
     fd = None
@@ -588,21 +590,25 @@ class ParquetSink:
         if self._writer is None:
             self._schema = table.schema
             self._writer = pq.ParquetWriter(self._temp, self._schema)
-        else:
-            extra = set(table.column_names) - set(self._schema.names)
-            if extra:
-                raise UsageError(
-                    f"cannot write {self.path}: field {sorted(extra)[0]!r} first appears after the first block; "
-                    "write JSONL instead"
-                )
-            for field in self._schema:  # a field no record of this block has: nulls
-                if field.name not in table.column_names:
-                    table = table.append_column(field.name, pa.nulls(len(table), field.type))
-            try:
-                table = table.select(self._schema.names).cast(self._schema)
-            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as e:
-                raise UsageError(f"cannot write {self.path}: records do not share one schema ({e}); write JSONL instead") from None
-        self._writer.write_table(table)
+        elif not set(table.column_names) <= set(self._schema.names) or not _fits(table, self._schema):
+            self._widen(table.schema)
+        self._writer.write_table(_conform(table, self._schema))
+
+    def _widen(self, schema) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        try:
+            unified = pa.unify_schemas([self._schema, schema], promote_options="permissive")
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
+            raise UsageError(f"cannot write {self.path}: a field changes type between records ({e}); write JSONL instead") from None
+        self._writer.close()
+        written, self._temp = self._temp, _temp_beside(self.path)
+        self._writer = pq.ParquetWriter(self._temp, unified)
+        for batch in pq.ParquetFile(written).iter_batches():
+            self._writer.write_table(_conform(pa.Table.from_batches([batch]), unified))
+        os.unlink(written)
+        self._schema = unified
 
     def commit(self) -> None:
         import pyarrow as pa
@@ -619,6 +625,20 @@ class ParquetSink:
         os.unlink(self._temp)
 
 
+def _conform(table, schema):
+    """``table`` with ``schema``'s columns, in its order and types (nulls for the ones it lacks)."""
+    import pyarrow as pa
+
+    for field in schema:
+        if field.name not in table.column_names:
+            table = table.append_column(field.name, pa.nulls(len(table), field.type))
+    return table.select(schema.names).cast(schema)
+
+
+def _fits(table, schema) -> bool:
+    return all(table.schema.field(name).type == schema.field(name).type for name in table.column_names)
+
+
 def to_table(records: list[dict], types: dict | None = None):
     """Records as an Arrow table with a column for every field any of them has, in
     first-seen order (``pa.Table.from_pylist`` takes the first record's fields alone),
@@ -627,8 +647,13 @@ def to_table(records: list[dict], types: dict | None = None):
     import pyarrow as pa
 
     types = types or {}
-    names = dict.fromkeys(name for record in records for name in record)
-    return pa.table({name: pa.array([r.get(name) for r in records], type=types.get(name)) for name in names})
+    columns = {}
+    for name in dict.fromkeys(name for record in records for name in record):
+        try:
+            columns[name] = pa.array([r.get(name) for r in records], type=types.get(name))
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
+            raise UsageError(f"cannot write Parquet: field {name!r} changes type between records ({e}); write JSONL instead") from None
+    return pa.table(columns)
 
 
 def write_job(paths: list[str], job_fn, output: str | None, *, label: str, **options) -> Summary:

@@ -140,21 +140,21 @@ class Parser:
         """Set reasoning_tokens and answer_tokens on parsed records, in one batched call."""
         from .tokenizer import count_tokens
 
-        texts, slots = [], []
+        texts, slots, filled = [], [], []
         for record in records:
             for key, source in zip(TOKEN_FIELDS, ("reasoning", "answer")):
                 value = record[source]
                 items = value if isinstance(value, list) else [value]
+                counts = [None] * len(items)  # a missing reasoning (None) has no count
                 for i, item in enumerate(items):
                     if item is not None:
                         texts.append(item)
-                        slots.append((record, key, i if isinstance(value, list) else None, len(items)))
-                record[key] = [None] * len(items) if isinstance(value, list) else None
-        for (record, key, index, _), count in zip(slots, count_tokens(self.tokenizer, texts)):
-            if index is None:
-                record[key] = count
-            else:
-                record[key][index] = count
+                        slots.append((counts, i))
+                filled.append((record, key, counts, isinstance(value, list)))
+        for (counts, i), n in zip(slots, count_tokens(self.tokenizer, texts)):
+            counts[i] = n
+        for record, key, counts, many in filled:
+            record[key] = counts if many else counts[0]
 
 
 def _lookup(record: dict, path: list[str], dotted: str) -> tuple[list, Any]:

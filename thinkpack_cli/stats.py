@@ -14,6 +14,7 @@ from typing import Any
 
 from .errors import RecordError, UsageError
 from .formats import STATUSES, TRUNCATED, VALID
+from .grading import GRADERS, Grader, extract_answer
 from .parse import ParseOptions, Parser, is_parsed
 
 GOLD_FIELDS = ("gold", "reference")
@@ -101,8 +102,6 @@ class StatsJob:
         samples = _samples(record)
         gold = self._gold(record)
         prompt = ("id", _hashable(record.get(self.options.id))) if self.options.id else ("line", line)
-        if gold is not None:
-            from .grading import extract_answer
         for status, reasoning, answer, reasoning_tokens, answer_tokens in samples:
             tally.add(status, reasoning, answer, reasoning_tokens, answer_tokens)
             if gold is not None:
@@ -260,10 +259,8 @@ def grade(columns: list[Column], options: StatsOptions, workers: int | None) -> 
     tallies = [t for c in columns for t in c.tallies.values() if t.graded]
     if not tallies:
         return {}, 0
-    from .grading import Grader
-
-    grader = Grader(options.grader, timeout=options.timeout, workers=workers)
-    results = grader.grade([(prediction, gold) for t in tallies for _, prediction, gold, _ in t.graded])
+    with Grader(options.grader, timeout=options.timeout, workers=workers) as grader:
+        results = grader.grade([(prediction, gold) for t in tallies for _, prediction, gold, _ in t.graded])
     out, start = {}, 0
     for t in tallies:
         out[id(t)] = results[start : start + len(t.graded)]
@@ -305,8 +302,6 @@ def _sort_key(key: tuple) -> tuple:
 
 
 def check_options(options: StatsOptions) -> None:
-    from .grading import GRADERS
-
     if options.grader not in (*GRADERS, NO_GRADING):
         raise UsageError(f"--grader must be one of {', '.join(GRADERS)}, {NO_GRADING}")
     if any(k < 1 for k in options.ks):

@@ -629,9 +629,9 @@ def _conform(table, schema):
     """``table`` with ``schema``'s columns, in its order and types (nulls for the ones it lacks)."""
     import pyarrow as pa
 
-    for field in schema:
-        if field.name not in table.column_names:
-            table = table.append_column(field.name, pa.nulls(len(table), field.type))
+    for column in schema:
+        if column.name not in table.column_names:
+            table = table.append_column(column.name, pa.nulls(len(table), column.type))
     return table.select(schema.names).cast(schema)
 
 

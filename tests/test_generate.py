@@ -238,12 +238,12 @@ def test_prompt_without_an_open_block_goes_straight_to_the_answer(bigram):
     assert (r["raw"], r["think_tokens"], r["think_finish"], r["answer_finish"]) == ("A", None, None, "stop")
 
 
-def test_unclosed_reasoning_is_reported_not_dropped(tiny, monkeypatch):
+def test_unclosed_reasoning_is_reported_not_dropped(tiny):
     """Proves a sample whose reasoning never closes (engine limit, no budget) keeps its record,
     its text and a truncated status, and gets no answer phase."""
     model_dir, _ = tiny
-    monkeypatch.setattr("thinkpack_cli.generate.UNBUDGETED_THINK_LIMIT", 5)
-    r = Generator(TransformersBackend(str(model_dir)), GenerateOptions())([{"prompt": PROMPTS[0]}])[0]
+    options = GenerateOptions(unbudgeted_think_limit=5)
+    r = Generator(TransformersBackend(str(model_dir)), options)([{"prompt": PROMPTS[0]}])[0]
     assert (r["think_finish"], r["answer_finish"], r["think_tokens"], r["status"]) == ("truncated", None, 5, "truncated")
 
 

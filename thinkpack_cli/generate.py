@@ -26,8 +26,6 @@ from .formats import prompt_opens_reasoning
 from .parse import OWNED_FIELDS, ParseOptions, Parser
 from .template import DELIMITERS, Delimiters
 
-# Without --max-think-tokens the engine still needs a limit; reaching it is truncation, not a budget cut.
-UNBUDGETED_THINK_LIMIT = 32768
 AT_LIMIT = Completion("", 0, "length")  # what a sample already at its think limit gets
 # think_finish values: how the reasoning ended.
 CLOSED, BUDGET, ENDED, TRUNCATED = "closed", "budget", "ended", "truncated"
@@ -42,6 +40,8 @@ class GenerateOptions:
     think: Sampling = Sampling()
     answer: Sampling = Sampling()
     max_think_tokens: int | None = None
+    # Without --max-think-tokens the engine still needs a limit; reaching it is truncation, not a budget cut.
+    unbudgeted_think_limit: int = 32768
     min_think_tokens: int = 0
     max_waits: int = 1
     max_answer_tokens: int = 1024
@@ -116,7 +116,7 @@ class Generator:
     def think(self, samples: list[Sample]) -> None:
         """Phase 1 for every sample whose prompt opens a block, batched, until each has ended."""
         o = self.options
-        limit = o.max_think_tokens if o.max_think_tokens is not None else UNBUDGETED_THINK_LIMIT
+        limit = o.max_think_tokens if o.max_think_tokens is not None else o.unbudgeted_think_limit
         active = [s for s in samples if s.delimiters is not None]
         while active:
             # Every family in the batch stops on its own close; a close of another family is plain text to it.

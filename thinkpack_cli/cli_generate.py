@@ -99,9 +99,9 @@ def _prompter(tokenizer: str | None, loaded, steer: str | None, template_kwargs:
     if tokenizer is not None:
         template = _template(tokenizer, template_kwargs)
     elif loaded is not None and getattr(loaded, "chat_template", None):
-        import orjson
+        from .options import parse_template_kwargs
 
-        template = detect(loaded, orjson.loads(template_kwargs) if template_kwargs else {})
+        template = detect(loaded, parse_template_kwargs(template_kwargs))
     else:
         return None
     reasoning = "open" if template.delimiters is not None else "native"

@@ -12,7 +12,7 @@ import typer
 
 from .options import (
     InputFormat, Inputs, InstructionField, OnError, Output, Quiet, ReasoningField, ResponseField, TemplateKwargs,
-    TrainingTokenizer, Workers,
+    TrainingTokenizer, Workers, parse_template_kwargs,
 )
 
 MASK_EPILOG = """[b]Examples[/b]
@@ -112,20 +112,11 @@ def steer(
         summary.report("steer")
 
 
-def _template(tokenizer: str, template_kwargs: str | None):
-    import orjson
-
+def _template(tokenizer: str, kwargs: str | None):
     from . import tokenizer as tokenizers
-    from .errors import UsageError
     from .template import detect
 
-    try:
-        kwargs = orjson.loads(template_kwargs) if template_kwargs else {}
-    except orjson.JSONDecodeError as e:
-        raise UsageError(f"--template-kwargs is not valid JSON ({e})") from None
-    if not isinstance(kwargs, dict):
-        raise UsageError("--template-kwargs must be a JSON object, e.g. '{\"enable_thinking\": false}'")
-    return detect(tokenizers.load(tokenizer), kwargs)
+    return detect(tokenizers.load(tokenizer), parse_template_kwargs(kwargs))
 
 
 def _fields(instruction: str | None, reasoning: str | None, response: str | None):

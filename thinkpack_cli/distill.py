@@ -233,14 +233,14 @@ class Ledger:
         return key in self.done or (not retry_rejected and entry is not None and entry["outcome"] == "rejected")
 
     def write(self, key: str, lines: bytes) -> None:
-        _write_all(self._out, lines)
+        streams.write_pieces(self._out, [lines])
         self.done.add(key)
 
     def error(self, key: str, source: str, line: int, outcome: str, reason: str, record: dict) -> None:
         entry = {"key": key, "source": source, "line": line, "outcome": outcome, "reason": reason, "record": record}
         if self._err is None:
             self._err = os.open(self.errors, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        _write_all(self._err, streams.encode_jsonl([entry]))
+        streams.write_pieces(self._err, [streams.encode_jsonl([entry])])
         self.entries[key] = entry
 
     def close(self) -> None:
@@ -334,12 +334,6 @@ def _lock(fd: int, path: str) -> None:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         raise UsageError(f"another tp distill is writing {path}") from None
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
 
 
 # ---------------------------------------------------------------------------- planning

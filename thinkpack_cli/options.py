@@ -24,3 +24,18 @@ TemplateKwargs = Annotated[Optional[str], typer.Option("--template-kwargs", help
 InstructionField = Annotated[Optional[str], typer.Option("--instruction-field", help="Instruction field (default: first of instruction, prompt, question); records with 'messages' are chats.")]
 ReasoningField = Annotated[Optional[str], typer.Option("--reasoning-field", help="Reasoning field (default: first of reasoning, reasoning_content, thinking; else inline in the response).")]
 ResponseField = Annotated[Optional[str], typer.Option("--response-field", help="Response field (default: first of response, output, completion, answer).")]
+
+
+def parse_template_kwargs(text: str | None) -> dict:
+    """``--template-kwargs`` as a dict: a JSON object, or a usage error saying what is wrong."""
+    import orjson
+
+    from .errors import UsageError
+
+    try:
+        kwargs = orjson.loads(text) if text else {}
+    except orjson.JSONDecodeError as e:
+        raise UsageError(f"--template-kwargs is not valid JSON ({e})") from None
+    if not isinstance(kwargs, dict):
+        raise UsageError("--template-kwargs must be a JSON object, e.g. '{\"enable_thinking\": false}'")
+    return kwargs

@@ -53,17 +53,43 @@ THINK = [
     case("prefixed-no-close", R1, True, T, R1, ""),
     case("prefixed-blank", "", True, T, "", ""),
     case("prefixed-repeated-open", f"<think>{R1}</think>4", True, V, R1, "4", "<think>"),
-    case("prefixed-open-after-text-is-content", "a <think>b</think>4", True, V, "a <think>b", "4", "</think>"),
+    case("prefixed-nested-open-balances", "a <think>b</think>4", True, T, "a <think>b</think>4", ""),
+    case("prefixed-nested-closed", "a <think>b</think>c</think>4", True, V, "a <think>b</think>c", "4"),
     case("prefixed-empty", "</think>4", True, E, "", "4"),
     case("no-prefixed-block", f"<think>{R1}</think>4", False, V, R1, "4"),
     case("no-prefixed-truncated", "<think>r", False, T, "r", ""),
     case("no-prefixed-plain", "4", False, M, None, "4"),
-    # Repeated blocks: the first is the reasoning, everything after its close is the answer.
-    case("repeated", "<think>a</think>b<think>c</think>d", N, V, "a", "b<think>c</think>d"),
-    case("repeated-second-unclosed", "<think>a</think>b<think>c", N, V, "a", "b<think>c"),
-    case("repeated-empty-first", "<think></think>b<think>c</think>d", N, E, "", "b<think>c</think>d"),
+    # Several blocks (interleaved thinking): all are the reasoning, the answer follows the last.
+    case("several-blocks", "<think>a</think>b<think>c</think>d", N, V, "a\n\nc", "d"),
+    case("several-second-unclosed", "<think>a</think>b<think>c", N, T, "a\n\nc", ""),
+    case("several-empty-first", "<think></think>b<think>c</think>d", N, V, "c", "d"),
+    case("several-all-empty", "<think> </think>b<think>\n</think>d", N, E, "", "d"),
+    # Nested same-name tags balance; a repeated open or close is one delimiter.
+    case("nested", "<think>a <think>b</think> c</think>d", N, V, "a <think>b</think> c", "d"),
+    case("nested-unbalanced", "<think>a <think>b</think> c", N, T, "a <think>b</think> c", ""),
+    case("nested-other-name-is-content", "<think>a <thinking> c</think>d", N, V, "a <thinking> c", "d"),
+    case("repeated-open", "<think>\n<think>\nr</think>a", N, V, "r", "a", "<think>"),
+    case("repeated-close-qwen3-32b", "<think>\nr\n</think>\n\n</think>\n\na", N, V, "r", "a"),
+    case("repeated-close-prefixed", "r</think></think>a", N, V, "r", "a", "</think>"),
+    case("close-in-answer-after-text-is-text", "<think>r</think>a</think>b", N, V, "r", "a</think>b"),
+    case("open-with-attributes", '<think type="reasoning">r</think>a', N, V, "r", "a", '<think type="reasoning">'),
+    case("open-with-attributes-truncated", "<think mode='deep'>r", N, T, "r", ""),
+    # A tool-call start ends an open block: not truncated, the call is answer text.
+    case("tool-call-qwen3", '<think>r\n<tool_call>\n{"name": "f"}\n</tool_call>', N, V, "r",
+         '<tool_call>\n{"name": "f"}\n</tool_call>'),
+    case("tool-call-prefixed", 'r <tool_call>{"name": "f"}</tool_call>', True, V, "r", '<tool_call>{"name": "f"}</tool_call>'),
+    case("tool-call-kimi", "<think>r<|tool_calls_section_begin|><|tool_call_begin|>f", N, V, "r",
+         "<|tool_calls_section_begin|><|tool_call_begin|>f"),
+    case("tool-call-tool_calls", "<think>r<tool_calls>[f]</tool_calls>", N, V, "r", "<tool_calls>[f]</tool_calls>"),
+    case("tool-call-deepseek", "<think>r<｜tool▁calls▁begin｜>f", N, V, "r", "<｜tool▁calls▁begin｜>f"),
+    case("tool-call-seed", "<seed:think>r<seed:tool_call>f", N, V, "r", "<seed:tool_call>f"),
+    case("tool-call-nemotron", "<think>r<TOOLCALL>[f]</TOOLCALL>", N, V, "r", "<TOOLCALL>[f]</TOOLCALL>"),
+    case("tool-call-after-close-is-answer", "<think>r</think>ok <tool_call>f</tool_call>", N, V, "r", "ok <tool_call>f</tool_call>"),
+    case("tool-call-without-block", "<tool_call>f</tool_call>", N, M, None, "<tool_call>f</tool_call>"),
+    case("tool-call-in-code-is-content", "<think>use `<tool_call>` then</think>a", N, V, "use `<tool_call>` then", "a"),
+    case("interleaved-tool-turns", "<think>a</think><tool_call>f</tool_call><think>b</think>done", N, V, "a\n\nb", "done"),
     case("text-before-open-dropped", "Sure. <think>r</think>a", N, V, "r", "a"),
-    case("close-before-open-inferred", "x</think>y<think>z</think>w", N, V, "x", "y<think>z</think>w"),
+    case("close-before-open-inferred", "x</think>y<think>z</think>w", N, V, "x\n\nz", "w"),
     case("close-before-open-no-prefixed", "x</think>y<think>z</think>w", False, V, "z", "w"),
     # Tags in closed code are content.
     case("fenced", "Use:\n```\n<think>x</think>\n```\nDone", N, M, None, "Use:\n```\n<think>x</think>\n```\nDone"),
@@ -84,7 +110,10 @@ THINK = [
     case("uppercase", "<THINK>r</THINK>a", N, V, "r", "a", "<THINK>"),
     case("mixed-case", "<Think>r</think>a", N, V, "r", "a", "<Think>"),
     case("thinking", "<thinking>r</thinking>a", N, V, "r", "a", "<thinking>"),
-    case("thought-marco-o1", "<Thought>\nr\n</Thought>\n<Output>\na\n</Output>", N, V, "r", "<Output>\na\n</Output>", "<Thought>"),
+    case("thought-marco-o1-output-wrapper", "<Thought>\nr\n</Thought>\n<Output>\na\n</Output>", N, V, "r", "a", "<Thought>"),
+    case("answer-wrapper-r1-zero", "<think> r </think> <answer> 4 </answer>", N, V, "r", "4"),
+    case("answer-wrapper-unclosed", "<think>r</think><answer>4", N, V, "r", "4"),
+    case("answer-wrapper-only-at-start", "<think>r</think>so <answer>4</answer>", N, V, "r", "so <answer>4</answer>"),
     case("reasoning", "<reasoning>r</reasoning>a", N, V, "r", "a", "<reasoning>"),
     case("seed-think", "<seed:think>r</seed:think>a", N, V, "r", "a", "<seed:think>"),
     case("seed-think-truncated", "<seed:think>r", N, T, "r", ""),
@@ -107,7 +136,8 @@ BRACKET = [
     case("close-only-inferred", "r[/THINK]a", N, V, "r", "a", "[/THINK]"),
     case("close-only-no-prefixed", "r[/THINK]a", False, M, None, "r[/THINK]a"),
     case("prefixed-no-close", "r", True, T, "r", ""),
-    case("repeated", "[THINK]a[/THINK]b[THINK]c[/THINK]d", N, V, "a", "b[THINK]c[/THINK]d"),
+    case("several-blocks", "[THINK]a[/THINK]b[THINK]c[/THINK]d", N, V, "a\n\nc", "d"),
+    case("tool-call-mistral", "[THINK]r[TOOL_CALLS]f[ARGS]{}", N, V, "r", "[TOOL_CALLS]f[ARGS]{}"),
     case("fenced", "```\n[THINK]x[/THINK]\n```", N, M, None, "```\n[THINK]x[/THINK]\n```"),
     case("inline", "`[THINK]` opens", N, M, None, "`[THINK]` opens"),
     case("think-tags-are-not-brackets", "<think>r</think>a", N, M, None, "<think>r</think>a"),
@@ -222,7 +252,49 @@ def test_prompt_opens_reasoning(prompt, expected):
 def test_get_format_names_and_errors():
     assert {n: get_format(n).name for n in ("auto", "think", "bracket", "harmony")} == {
         "auto": "auto", "think": "think", "bracket": "bracket", "harmony": "harmony"}
-    with pytest.raises(ValueError, match="unknown format 'xml'; choose from auto, think, bracket, harmony"):
+    with pytest.raises(ValueError, match="unknown format 'xml'; choose from auto, think, bracket, harmony, gemma4, kimi-vl, granite$"):
         get_format("xml")
     with pytest.raises(ValueError, match="both an opening and a closing tag"):
         get_format(open_tag="<r>")
+
+
+# ------------------------------------------------------------------------------ the registry
+
+
+@pytest.mark.parametrize("name", list(FORMATS))
+@pytest.mark.parametrize("reasoning, answer", [("Okay, 2 + 2 = 4.", "The answer is 4."), ("r\n\nline two", "4")])
+def test_registry_round_trip(name, reasoning, answer):
+    """Every format's rendered form splits back, is found by auto, and its opening is a prefixed prompt."""
+    fmt = FORMATS[name]
+    text = fmt.render(reasoning, answer)
+    assert fmt.split(text)[:3] == (reasoning, answer, V)
+    assert get_format("auto").split(text)[:4] == (reasoning, answer, V, name)
+    # The text after an opening prompt (what the model writes) is prefixed and splits the same.
+    prompt = f"<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\n{fmt.opening()}"
+    opener = FORMATS.get(fmt.refines, fmt)  # granite's opening is think's
+    assert prompt_opens_reasoning(prompt) is opener
+    assert prompt_opens_reasoning(fmt.opening()) is opener  # a bare prompt that ends with the opening
+    rest = text[len(fmt.opening()):]
+    assert fmt.split(rest, True)[:3] == (reasoning, answer, V)
+    assert fmt.split(fmt.opening() + reasoning)[:3] == (reasoning, "", T)
+    assert prompt_opens_reasoning(prompt + reasoning + fmt.closing()) is None
+
+
+NEW_FAMILIES = [  # (id, text, status, reasoning, answer, format): the families the registry gained
+    ("gemma4", "<|channel>thought\nr\n<channel|>a", V, "r", "a", "gemma4"),
+    ("gemma4-empty", "<|channel>thought\n<channel|>a", E, "", "a", "gemma4"),
+    ("gemma4-truncated", "<|channel>thought\nr", T, "r", "", "gemma4"),
+    ("gemma4-tool-call", "<|channel>thought\nr<|tool_call>call:f{}", V, "r", "<|tool_call>call:f{}", "gemma4"),
+    ("granite", "<think>r</think><response>a</response>", V, "r", "a", "granite"),
+    ("granite-spaced", "<think>\nr\n</think>\n<response>\na\n</response>", V, "r", "a", "granite"),
+    ("granite-unclosed-response", "<think>r</think><response>a", V, "r", "a", "granite"),
+    ("kimi-vl", "◁think▷r◁/think▷a", V, "r", "a", "kimi-vl"),
+    ("kimi-vl-truncated", "◁think▷r", T, "r", "", "kimi-vl"),
+    ("kimi-vl-close-only", "r◁/think▷a", V, "r", "a", "kimi-vl"),
+]
+
+
+@pytest.mark.parametrize("text, status, reasoning, answer, fmt", [pytest.param(*c[1:], id=c[0]) for c in NEW_FAMILIES])
+def test_new_families(text, status, reasoning, answer, fmt):
+    assert get_format("auto").split(text)[:4] == (reasoning, answer, status, fmt)
+    assert get_format(fmt).split(text)[:3] == (reasoning, answer, status)

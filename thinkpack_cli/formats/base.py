@@ -5,12 +5,21 @@ A block opened (or prefixed by the prompt) and closed with non-blank content is
 ``truncated`` (its answer is empty: an unclosed trace is no answer); no block
 at all is ``missing``. Delimiters inside closed code spans (fenced blocks or
 inline code) are content, not delimiters.
+
+Several blocks (interleaved thinking) all belong to the reasoning, joined by a
+blank line; the answer is the visible text after the last one. Same-name tags
+nest and balance; an opening right after an opening, and a close right after a
+close, are one delimiter. A tool-call start ends an open block: the call is
+answer text, as the vLLM and SGLang parsers do.
 """
 
 from __future__ import annotations
 
 import re
 from typing import NamedTuple
+
+from .code import CodeSpans, code_spans  # noqa: F401  (re-exported: formats and callers use them from here)
+from .tail import tail_start
 
 VALID = "valid"
 EMPTY = "empty"
@@ -27,80 +36,6 @@ class Split(NamedTuple):
     status: str
     format: str | None = None
     tag: str | None = None
-
-
-# Closed fenced blocks (``` or ~~~, closed by a bare fence of the same character at
-# least as long) and closed inline code within one line. An unclosed fence hides
-# nothing: a model that opens ``` in its reasoning and then closes the block must
-# still be seen closing.
-_BACKTICKS = re.compile(r"`+")
-
-
-class CodeSpans:
-    """Whether a position lies inside closed code. Looks only where it is asked:
-    the fences of the text (found once, by substring search) and the asked position's line."""
-
-    __slots__ = ("_text", "_fences")
-
-    def __init__(self, text: str):
-        self._text = text
-        self._fences: list[tuple[int, int]] | None = None
-
-    def covers(self, pos: int) -> bool:
-        if self._fences is None:
-            self._fences = _fenced_blocks(self._text)
-        if any(start <= pos < end for start, end in self._fences):
-            return True
-        return _in_inline_code(self._text, pos)
-
-
-def _fenced_blocks(text: str) -> list[tuple[int, int]]:
-    fence_lines = []
-    for marker in ("```", "~~~"):
-        i = text.find(marker)
-        while i != -1:
-            line_start = text.rfind("\n", 0, i) + 1
-            line_end = text.find("\n", i)
-            line_end = len(text) if line_end == -1 else line_end
-            if i - line_start <= 3 and not text[line_start:i].strip(" "):
-                run = len(text[i:line_end]) - len(text[i:line_end].lstrip(marker[0]))
-                bare = not text[i + run : line_end].strip()
-                fence_lines.append((line_start, line_end, marker[0], run, bare))
-            i = text.find(marker, line_end)
-    fence_lines.sort()
-    blocks, opened = [], None
-    for line_start, line_end, char, run, bare in fence_lines:
-        if opened is None:
-            opened = (line_start, char, run)
-        elif char == opened[1] and run >= opened[2] and bare:
-            blocks.append((opened[0], line_end))
-            opened = None
-    return blocks
-
-
-def _in_inline_code(text: str, pos: int) -> bool:
-    line_start = text.rfind("\n", 0, pos) + 1
-    line_end = text.find("\n", pos)
-    runs = [m.span() for m in _BACKTICKS.finditer(text, line_start, len(text) if line_end == -1 else line_end)]
-    i = 0
-    while i < len(runs):
-        start, end = runs[i]
-        # A run of n backticks opens code closed by the next run of exactly n.
-        close = next((j for j in range(i + 1, len(runs)) if runs[j][1] - runs[j][0] == end - start), None)
-        if close is None:
-            i += 1
-            continue
-        if start <= pos < runs[close][1]:
-            return True
-        i = close + 1
-    return False
-
-
-def code_spans(text: str) -> CodeSpans | None:
-    """A code-span checker for ``text``, or None when it has no backtick or tilde fence at all."""
-    if "`" not in text and ("~" not in text or "~~~" not in text):  # one character is found ~6× faster
-        return None
-    return CodeSpans(text)
 
 
 def first_outside(pattern: re.Pattern, text: str, pos: int, spans: CodeSpans | None, endpos: int | None = None):
@@ -132,8 +67,28 @@ def stripped(text: str, start: int = 0, end: int | None = None) -> str:
     return text[start:end]
 
 
+def _blank(text: str, start: int, end: int) -> bool:
+    return _LEADING_SPACE.match(text, start, end).end() == end
+
+
+def joined(text: str, spans: list[tuple[int, int]]) -> str:
+    """The reasoning of several blocks: each stripped, blank ones left out, a blank line between."""
+    if len(spans) == 1:
+        return stripped(text, *spans[0])
+    return "\n\n".join(part for part in (stripped(text, s, e) for s, e in spans) if part)
+
+
+# Tool-call starts of the families whose reasoning is a <think>-style block: Qwen3/QwQ/GLM/Hunyuan
+# `<tool_call>`, Kimi-K2 `<|tool_calls_section_begin|>`, `<tool_calls>`, DeepSeek `<｜tool▁calls▁begin｜>`,
+# Granite `<|tool_call|>`, Nemotron `<TOOLCALL>`, Seed-OSS `<seed:tool_call>`, Gemma-4 `<|tool_call>`.
+TOOL_CALLS = (
+    r"<tool_calls?>|<\|tool_calls_section_begin\|>|<｜tool▁calls▁begin｜>|<\|tool_call\|?>"
+    r"|<TOOLCALL>|<seed:tool_call>"
+)
+
+
 class TagFormat:
-    """A reasoning block between an opening and a closing delimiter.
+    """A reasoning block between an opening and a closing delimiter (see the package docstring for the API).
 
     ``open_pattern`` and ``close_pattern`` are regular-expression sources; a
     subclass may tie the close to the open it saw (``close_after``) and shape
@@ -143,11 +98,60 @@ class TagFormat:
     name: str = ""
     open_pattern: str = ""
     close_pattern: str = ""
+    tool_call_pattern: str | None = None
     flags: int = 0
+    # The rendered form: opening() + reasoning + closing() + answer + ending().
+    rendered_open: str = ""
+    rendered_close: str = ""
+    rendered_end: str = ""
+    # A tag whose body is the answer when the answer region starts with it (`<answer>…</answer>`).
+    answer_wrappers: tuple[str, ...] = ()
+    # The format whose delimiters this one shares (auto finds that one, then asks ``refine``).
+    refines: str | None = None
+    # The characters every delimiter starts with (auto hops between them instead of regex-scanning).
+    first_chars: str = "<"
 
     def __init__(self) -> None:
         self.open_re = re.compile(self.open_pattern, self.flags)
         self.close_re = re.compile(self.close_pattern, self.flags)
+        parts = [f"(?P<open>{self.open_pattern})", f"(?P<close>{_anonymous(self.close_pattern)})"]
+        if self.tool_call_pattern:
+            parts.append(f"(?P<tool>{self.tool_call_pattern})")
+        self.delimiter_re = re.compile("|".join(parts), self.flags)
+        self.detect_pattern = f"{_anonymous(self.open_pattern)}|{_anonymous(self.close_pattern)}"
+        self._wrapper_re = (
+            re.compile(rf"\s*<({'|'.join(self.answer_wrappers)})>", re.IGNORECASE) if self.answer_wrappers else None
+        )
+
+    # ------------------------------------------------------------------ rendered form
+
+    def opening(self) -> str:
+        """What a prompt ends with to open a block (``tp steer`` appends it; prompt detection sees it)."""
+        return self.rendered_open
+
+    def closing(self) -> str:
+        """What ends a block and leads into the answer."""
+        return self.rendered_close
+
+    def ending(self) -> str:
+        """What follows the answer (a wrapper's close, a final message's end), or ""."""
+        return self.rendered_end
+
+    def render(self, reasoning: str, answer: str) -> str:
+        """An output of this format as its family writes it; ``split`` gives ``reasoning`` and ``answer`` back."""
+        return self.opening() + reasoning + self.closing() + answer + self.ending()
+
+    # ------------------------------------------------------------------ auto
+
+    def detect_fallback(self, text: str) -> bool:
+        """Whether ``text``, holding no delimiter of any format, is still this format's (auto's last resort)."""
+        return False
+
+    def refine(self, split: Split, text: str) -> Split | None:
+        """For a format that shares another's delimiters: its own split of ``split`` (what the other gave), or None."""
+        return None
+
+    # ------------------------------------------------------------------ split
 
     def close_after(self, open_match: re.Match) -> re.Pattern:
         """The closing delimiter that ends a block opened by ``open_match``."""
@@ -155,6 +159,11 @@ class TagFormat:
 
     def answer_from(self, text: str, start: int = 0) -> str:
         """The answer within ``text[start:]``, what follows a closed block (or a text with none)."""
+        if self._wrapper_re is not None and start:
+            wrapped = self._wrapper_re.match(text, start)
+            if wrapped is not None:
+                end = re.compile(rf"</{re.escape(wrapped[1])}>", re.IGNORECASE).search(text, wrapped.end())
+                return stripped(text, wrapped.end(), len(text) if end is None else end.start())
         return stripped(text, start)
 
     def split(self, text: str, prefixed: bool | None = None, spans=UNSEEN) -> Split:
@@ -162,46 +171,81 @@ class TagFormat:
 
         Auto inference treats a closing delimiter seen before any opening one as
         the close of a block the prompt opened (DeepSeek-R1-Distill, QwQ).
-        Reasoning is the first block; everything after its close is the answer,
-        later blocks included, as vLLM's parsers do.
         """
         if spans is UNSEEN:
             spans = code_spans(text)
-        opened = first_outside(self.open_re, text, 0, spans)
-        if prefixed and opened is not None and text[: opened.start()].strip():
-            opened = None  # a later opening tag is content; only a repeat of the prompt's own counts
-        if opened is None:
-            if prefixed is False:
-                return Split(None, self.answer_from(text), MISSING)
-            closed = first_outside(self.close_re, text, 0, spans)
-            if closed is None and not prefixed:
-                return Split(None, self.answer_from(text), MISSING)
-            return self._closed_at(text, 0, closed, None)
-        if prefixed is None:
-            early = first_outside(self.close_re, text, 0, spans, opened.start())
-            if early is not None:
-                return self._closed_at(text, 0, early, None)
-        closed = first_outside(self.close_after(opened), text, opened.end(), spans)
-        return self._closed_at(text, opened.end(), closed, opened)
+        stack: list[re.Match | None] = [None] if prefixed else []  # None: the block the prompt opened
+        blocks: list[tuple[int, int]] = []
+        start = after = 0  # where the open block's reasoning starts; where the answer starts
+        tag = None
+        search, pos = self.delimiter_re.search, 0
+        while (m := search(text, pos)) is not None:
+            pos = m.end()
+            if spans is not None and spans.covers(m.start()):
+                pos = m.start() + 1
+                continue
+            if m.start("open") >= 0:
+                if not stack:
+                    stack.append(m)
+                    start = m.end()
+                    tag = tag or m.group()
+                elif len(stack) == 1 and _blank(text, start, m.start()):
+                    start = m.end()  # a repeated opening is one delimiter
+                    tag = tag or m.group()
+                elif stack[-1] is None or self.close_after(stack[-1]) is self.close_after(m):
+                    stack.append(m)  # nested: balanced by its own close
+            elif m.start("close") >= 0:
+                if stack:
+                    if stack[-1] is None or self.close_after(stack[-1]).fullmatch(m.group()):
+                        stack.pop()
+                        if not stack:
+                            blocks.append((start, m.start()))
+                            after = m.end()
+                elif blocks and _blank(text, after, m.start()):
+                    after = m.end()  # a repeated close is one delimiter
+                elif not blocks and prefixed is None:
+                    blocks.append((0, m.start()))  # the close of a block the prompt opened
+                    after = m.end()
+                    tag = m.group()
+            elif stack:  # a tool call ends the open block; the call is answer text
+                blocks.append((start, m.start()))
+                after = m.start()
+                stack.clear()
+        if stack:
+            return Split(joined(text, blocks + [(start, len(text))]), "", TRUNCATED, self.name, tag)
+        if not blocks:
+            return Split(None, stripped(text), MISSING)
+        reasoning = joined(text, blocks)
+        return Split(reasoning, self.answer_from(text, after), _status(reasoning), self.name, tag)
 
-    def _closed_at(self, text: str, start: int, closed: re.Match | None, opened: re.Match | None) -> Split:
-        """The split of a block whose reasoning starts at ``start`` and ends at ``closed`` (None: never)."""
-        tag = opened.group(0) if opened is not None else None
-        if closed is None:
-            return Split(stripped(text, start), "", TRUNCATED, self.name, tag)
-        reasoning = stripped(text, start, closed.start())
-        return Split(reasoning, self.answer_from(text, closed.end()), _status(reasoning), self.name, tag or closed.group(0))
+    # ------------------------------------------------------------------ prompts
 
-    def opens(self, prompt: str) -> bool:
-        """Whether ``prompt`` ends inside a block of this format (its last delimiter opens one)."""
-        last_open = _last(self.open_re, prompt)
+    def opens(self, prompt: str, marks: list[re.Match] | None = None) -> bool:
+        """Whether ``prompt``'s generation tail opens a block of this format that is still open.
+
+        The tail is what follows the prompt's last chat-markup token (its assistant header); a
+        prompt with no markup at all must end with the opening. Tags quoted in system or user
+        text come before the header, so they never count.
+        """
+        tail = tail_start(prompt, self.delimiter_re, marks)
+        last_open = _last(self.open_re, prompt, 0 if tail is None else tail)
         if last_open is None:
+            return False
+        if tail is None and prompt[last_open.end():].strip():
             return False
         return self.close_after(last_open).search(prompt, last_open.end()) is None
 
 
-def _last(pattern: re.Pattern, text: str):
+_GROUP_NAME = re.compile(r"\?P<\w+>")
+
+
+def _anonymous(pattern: str) -> str:
+    """``pattern`` with its named groups unnamed, to combine it with others."""
+    return _GROUP_NAME.sub("?:", pattern)
+
+
+def _last(pattern: re.Pattern, text: str, pos: int = 0):
     last = None
-    for last in pattern.finditer(text):
+    for last in pattern.finditer(text, pos):
         pass
     return last

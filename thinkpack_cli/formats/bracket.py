@@ -1,4 +1,4 @@
-"""Mistral's bracket delimiters, ``[THINK]…[/THINK]`` (Magistral), in any case."""
+"""Mistral's bracket delimiters, ``[THINK]…[/THINK]`` (Magistral), in any case; ``[TOOL_CALLS]`` starts a call."""
 
 from __future__ import annotations
 
@@ -11,4 +11,7 @@ class BracketFormat(TagFormat):
     name = "bracket"
     open_pattern = r"\[THINK\]"
     close_pattern = r"\[/THINK\]"
+    tool_call_pattern = r"\[TOOL_CALLS\]"
     flags = re.IGNORECASE
+    rendered_open, rendered_close = "[THINK]", "[/THINK]"
+    first_chars = "["

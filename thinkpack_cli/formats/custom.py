@@ -15,4 +15,6 @@ class CustomFormat(TagFormat):
             raise ValueError("custom delimiters need both an opening and a closing tag")
         self.open_pattern = re.escape(open_tag)
         self.close_pattern = re.escape(close_tag)
+        self.rendered_open, self.rendered_close = open_tag, close_tag
+        self.first_chars = open_tag[0] + close_tag[0]
         super().__init__()

@@ -17,8 +17,8 @@ from . import __version__
 from . import cli_distill, cli_generate, cli_training
 from .errors import EXIT_BUG, EXIT_INTERRUPTED, TpError
 from .options import (
-    CloseTag, Field, Format, InputFormat, Inputs, OnError, OpenTag, Output, Prefixed, PromptField, Quiet, Tokenizer,
-    Workers,
+    CloseTag, Field, Format, InputFormat, Inputs, OnError, OpenTag, Output, Prefixed, PromptField, Preset, Quiet,
+    Tokenizer, Workers,
 )
 
 app = typer.Typer(
@@ -101,6 +101,7 @@ def _parse_options(field, format, open_tag, close_tag, prefixed, tokenizer, prom
 def parse(
     inputs: Inputs = None,
     output: Output = None,
+    preset: Preset = None,
     field: Field = None,
     format: Format = "auto",
     open_tag: OpenTag = None,
@@ -117,9 +118,10 @@ def parse(
 
     Adds reasoning, answer, status (valid | empty | truncated | missing), reasoning_format and reasoning_tag (plus reasoning_tokens and answer_tokens with --tokenizer); every other field passes through unchanged. A list of samples gives lists back.
     """
-    from . import streams
+    from . import presets, streams
     from .parse import Parser
 
+    field = presets.apply(preset, field=field)[0]
     parser = Parser.create(_parse_options(field, format, open_tag, close_tag, prefixed, tokenizer, prompt_field))
     summary = streams.write_job(inputs or [], parser, output, label="parse", on_error=on_error,
                                 workers=workers, input_format=input_format)
@@ -149,6 +151,7 @@ def stats(
     as_json: Annotated[bool, typer.Option("--json", help="JSON: an object, or a list of objects with --by or several inputs.")] = False,
     as_markdown: Annotated[bool, typer.Option("--markdown", help="A Markdown table (for $GITHUB_STEP_SUMMARY).")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="CSV, one line per group and input, every metric.")] = False,
+    preset: Preset = None,
     field: Field = None,
     format: Format = "auto",
     open_tag: OpenTag = None,
@@ -165,11 +168,12 @@ def stats(
 
     Reads parsed records (from tp parse) or raw outputs, parsed on the fly with the same options as tp parse. Several inputs give one column each and their change against the first.
     """
-    from . import console, gates, report
+    from . import confidence, console, gates, presets, report
     from . import stats as stats_lib
     from .errors import GateFailed, UsageError
     from .parse import Parser
 
+    field, gold, id_field = presets.apply(preset, field=field, gold=gold, id=id_field)
     kinds = [name for name, on in (("json", as_json), ("markdown", as_markdown), ("csv", as_csv)) if on]
     if len(kinds) > 1:
         raise UsageError("choose one of --json, --markdown, --csv")
@@ -180,14 +184,16 @@ def stats(
     stats_lib.check_options(options)
     tokens = tokenizer is not None
     names = stats_lib.metric_names(options, tokens)
-    checks = [gates.parse_gate(text, names) for text in fail_if or []]
+    every = names + confidence.names(names)  # with the intervals, for gates and CSV
+    checks = [gates.parse_gate(text, every) for text in fail_if or []]
     parser = Parser.create(options.parse)
     columns = stats_lib.collect(inputs or [], options, parser, on_error=on_error, workers=workers, input_format=input_format)
     correct, timeouts = stats_lib.grade(columns, options, workers)
     rows = stats_lib.rows(columns, options, correct, tokens)
+    confidence.annotate(rows, columns, correct, options.by, paired=options.id is not None)
     several = len(columns) > 1
     if kinds:
-        sys.stdout.write(report.render(rows, names, options.by, kinds[0], several))
+        sys.stdout.write(report.render(rows, every if kinds[0] == "csv" else names, options.by, kinds[0], several))
     else:
         report.print_table(rows, names, options.by, several, console.stdout())
     sys.stdout.flush()  # the report before the summary, when both go to one terminal

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated, Literal, Optional
 
 import typer
+
+from .presets import NAMES as PRESET_NAMES
 
 Inputs = Annotated[Optional[list[str]], typer.Argument(help="JSONL or Parquet files; '-' or nothing reads stdin.", show_default=False)]
 Output = Annotated[Optional[str], typer.Option("--output", "-o", help="Output file (.jsonl, .jsonl.gz, .parquet); stdout if omitted.")]
@@ -19,6 +21,7 @@ CloseTag = Annotated[Optional[str], typer.Option("--close", help="Custom closing
 Prefixed = Annotated[Optional[bool], typer.Option("--prefixed/--no-prefixed", help="The prompt already opened the block (outputs hold only the close) / it opened nothing (default: infer).", show_default=False)]
 Tokenizer = Annotated[Optional[str], typer.Option("--tokenizer", "-t", help="Tokenizer folder or hub name: detects prefixed templates, counts tokens.")]
 PromptField = Annotated[str, typer.Option("--prompt-field", help="A record's generation prompt; one ending inside an open block marks that record prefixed.")]
+Preset = Annotated[Optional[Literal[PRESET_NAMES]], typer.Option("--preset", help="Read another tool's files: sets --field, --gold and --id for lm-eval --log_samples, lighteval details, OpenAI batch output, vLLM RequestOutput dumps or NeMo-Skills output (options given win).", show_default=False)]
 TrainingTokenizer = Annotated[str, typer.Option("--tokenizer", "-t", help="Tokenizer folder (or hub name, online) whose chat template renders the records.", show_default=False)]
 TemplateKwargs = Annotated[Optional[str], typer.Option("--template-kwargs", help="""JSON object passed to the chat template, e.g. '{"enable_thinking": false}' or '{"reasoning_effort": "high"}'.""")]
 InstructionField = Annotated[Optional[str], typer.Option("--instruction-field", help="Instruction field (default: first of instruction, prompt, question); records with 'messages' are chats.")]

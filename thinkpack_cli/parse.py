@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from . import paths
 from .errors import RecordError, UsageError
 from .formats import EMPTY, MISSING, STATUSES, TRUNCATED, VALID, Split, get_format, prompt_opens_reasoning
 
@@ -42,7 +43,7 @@ class Parser:
             self.format = get_format(options.format, options.open_tag, options.close_tag)
         except ValueError as e:
             raise UsageError(str(e)) from None
-        self.path = options.field.split(".") if options.field else None
+        self.path = paths.compile(options.field) if options.field else None
         self.tokenizer = tokenizer
 
     @classmethod
@@ -94,10 +95,10 @@ class Parser:
     def split_record(self, record: dict) -> Split | list[Split]:
         """The split of the record's text field (a list of splits for a list of samples)."""
         name, parents, text = self._text(record)
-        parent = parents[-1]
-        reasoning_field, reasoning = _reasoning_sibling(parent, record)
-        finish = _finish_reason(parents)
         prefixed = self._prefixed(record)
+        if self.path is not None and self.path.wildcard:  # one sample per match, each beside its own fields
+            return [self._split(name, t, *_beside(p, record), prefixed) for t, p in zip(text, parents)]
+        reasoning, reasoning_field, finish = _beside(parents, record)
         if isinstance(text, list):
             return [
                 self._split(name, t, _nth(reasoning, i), reasoning_field, _nth(finish, i), prefixed)
@@ -120,7 +121,14 @@ class Parser:
 
     def _text(self, record: dict) -> tuple[str, list, Any]:
         if self.path is not None:
-            return self.options.field, *_lookup(record, self.path, self.options.field)
+            try:
+                matches = self.path.matches(record)
+            except paths.Missing:
+                raise RecordError(f"no field {self.options.field!r}") from None
+            if self.path.wildcard:
+                return self.options.field, [p for _, p in matches], [v for v, _ in matches]
+            value, parents = matches[0]
+            return self.options.field, parents, value
         for name in TEXT_FIELDS:
             if name in record:
                 return name, [record], record[name]
@@ -157,18 +165,10 @@ class Parser:
             record[key] = counts if many else counts[0]
 
 
-def _lookup(record: dict, path: list[str], dotted: str) -> tuple[list, Any]:
-    node: Any = record
-    parents = []
-    for key in path:
-        parents.append(node)
-        if isinstance(node, dict) and key in node:
-            node = node[key]
-        elif isinstance(node, list) and key.lstrip("-").isdigit() and -len(node) <= int(key) < len(node):
-            node = node[int(key)]
-        else:
-            raise RecordError(f"no field {dotted!r}")
-    return parents, node
+def _beside(parents: list, record: dict) -> tuple[Any, str | None, Any]:
+    """The text's context: a reasoning field beside it (and its name), and the nearest finish_reason."""
+    reasoning_field, reasoning = _reasoning_sibling(parents[-1], record)
+    return reasoning, reasoning_field, _finish_reason(parents)
 
 
 def _reasoning_sibling(parent: Any, record: dict) -> tuple[str | None, Any]:

@@ -5,7 +5,7 @@ and a peft adapter that are served as two model names, as ``vllm serve --enable-
 Greedy or sampled, one prompt at a time, with plain ``model.generate`` (none of tp's code), so
 a test that compares it with tp's transformers backend compares two implementations. It
 answers what tp reads: ``text``, ``finish_reason``, vLLM's ``stop_reason`` and
-``logprobs.tokens`` (one entry per generated token).
+``logprobs.tokens`` (one entry per generated token, the end-of-turn token included, as vLLM's).
 """
 
 from __future__ import annotations
@@ -91,5 +91,7 @@ class CompletionsServer:
         if stop_reason is not None:
             text = text[:text.index(stop_reason)]
         tokens = [self.tokenizer.decode([t]) for t in new]
+        if finish == "stop" and stop_reason is None:  # vLLM lists the end-of-turn token too, though text has none
+            tokens.append(self.tokenizer.decode([self.tokenizer.eos_token_id]))
         return {"text": text, "finish_reason": finish, "stop_reason": stop_reason,
                 "logprobs": {"tokens": tokens, "token_logprobs": [0.0] * len(tokens)}}

@@ -26,6 +26,7 @@ from completions_server import CompletionsServer  # noqa: E402
 from thinkpack_cli.backends import Sampling  # noqa: E402
 from thinkpack_cli.backends.openai import OpenAIBackend  # noqa: E402
 from thinkpack_cli.backends.transformers import TransformersBackend  # noqa: E402
+from thinkpack_cli.errors import UsageError  # noqa: E402
 from thinkpack_cli.generate import GenerateOptions, Generator  # noqa: E402
 
 from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM  # noqa: E402
@@ -146,7 +147,7 @@ WAIT = " Wait"
 
 
 @pytest.fixture(scope="session")
-def bigram(tmp_path_factory):
+def bigram_dir(tmp_path_factory):
     """A Llama whose layers are switched off (zero output projections), so the next token depends
     on the last token only, and whose embeddings and head are wired to follow a script."""
     tok = _tokenizer()
@@ -176,7 +177,12 @@ def bigram(tmp_path_factory):
     path = tmp_path_factory.mktemp("bigram")
     model.save_pretrained(path)
     tok.save_pretrained(path)
-    return TransformersBackend(str(path))
+    return path
+
+
+@pytest.fixture(scope="session")
+def bigram(bigram_dir):
+    return TransformersBackend(str(bigram_dir))
 
 
 def _one(backend, **options):
@@ -238,6 +244,49 @@ def test_prompt_without_an_open_block_goes_straight_to_the_answer(bigram):
     assert (r["raw"], r["think_tokens"], r["think_finish"], r["answer_finish"]) == ("A", None, None, "stop")
 
 
+def _ids(text: str) -> list[int]:
+    return _tokenizer()(text, add_special_tokens=False)["input_ids"]
+
+
+def test_a_sample_that_fills_the_context_ends_alone(bigram_dir):
+    """Proves per-sample length handling: in one batch, a prompt over the model's length gets no
+    call at all and a prompt 2 tokens short of it reasons 2 tokens; both end "context", with their
+    records and no answer phase, while the short prompt's sample runs its whole script."""
+    from thinkpack_cli.backends import CONTEXT
+
+    longer = USER.format("What is 2 + 2? " + "Please think. " * 6) + "Okay,"  # the same last token as PROMPT
+    longest = USER.format("What is 2 + 2? " + "Please think. " * 12) + "Okay,"
+    limit = len(_ids(longer)) + 2
+    assert len(_ids(PROMPT)) + 10 < limit < len(_ids(longest))
+    backend = TransformersBackend(str(bigram_dir), max_model_len=limit)
+    out = Generator(backend, GenerateOptions(max_think_tokens=8, max_answer_tokens=4))(
+        [{"prompt": p} for p in (PROMPT, longer, longest)])
+    assert [(r["raw"], r["think_tokens"], r["think_finish"], r["answer_finish"]) for r in out] == [
+        ("123" + CLOSE + "A", 3, "closed", "stop"), ("12", 2, CONTEXT, None), ("", 0, CONTEXT, None)]
+    assert [r["status"] for r in out] == ["valid", "truncated", "truncated"]
+
+
+def test_an_answer_that_fills_the_context_ends_alone(bigram_dir):
+    """Proves the answer phase too: reasoning closed 1 token short of the length leaves the answer
+    prompt at the length; that sample's answer ends "context" with nothing generated."""
+    limit = len(_ids(PROMPT + "123" + CLOSE))
+    r = Generator(TransformersBackend(str(bigram_dir), max_model_len=limit),
+                  GenerateOptions(max_answer_tokens=4))([{"prompt": PROMPT}])[0]
+    assert (r["raw"], r["think_finish"], r["answer_tokens"], r["answer_finish"]) == ("123" + CLOSE, "closed", 0, "context")
+
+
+def test_cost_counts_tokens_prefilled_and_decoded_per_phase(bigram):
+    """Proves Generator.cost on the script: phase 1 prefills the prompt, then (after the early
+    close became " Wait") prompt + reasoning again; phase 2 prefills prompt + reasoning + close."""
+    generator = Generator(bigram, GenerateOptions(min_think_tokens=4, wait_text=WAIT, max_answer_tokens=4))
+    r = generator([{"prompt": PROMPT}])[0]
+    think, answer = generator.cost["think"], generator.cost["answer"]
+    assert (think.calls, think.prompts, think.decoded) == (2, 2, 5)
+    assert think.prefilled == len(_ids(PROMPT)) + len(_ids(PROMPT + "123" + WAIT))
+    assert (answer.calls, answer.prompts, answer.decoded) == (1, 1, r["answer_tokens"]) == (1, 1, 1)
+    assert answer.prefilled == len(_ids(PROMPT + "123" + WAIT + "45" + CLOSE))
+
+
 def test_unclosed_reasoning_is_reported_not_dropped(tiny):
     """Proves a sample whose reasoning never closes (engine limit, no budget) keeps its record,
     its text and a truncated status, and gets no answer phase."""
@@ -273,6 +322,21 @@ def test_usage_errors_come_before_loading_a_model(tp):
     assert result.exit_code == 2 and "--min-think-tokens is larger" in result.stderr
 
 
+@pytest.mark.parametrize("args, message", [
+    (["--top-p", "0"], "--top-p must be in (0, 1]"),
+    (["--temperature", "2.5"], "a temperature must be between 0 and 2 (got 2.5)"),
+    (["--answer-temperature", "3"], "a temperature must be between 0 and 2 (got 3)"),
+    (["--gpu-memory-utilization", "0.5"], "--gpu-memory-utilization applies to --backend vllm, not transformers"),
+    (["--tensor-parallel-size", "2"], "--tensor-parallel-size applies to --backend vllm, not transformers"),
+    (["--data-parallel-size", "2"], "--data-parallel-size applies to --backend vllm, not transformers"),
+])
+def test_sampling_and_engine_options_vllm_would_refuse_exit_2(tp, args, message):
+    """Proves what vLLM's SamplingParams refuses (top_p 0, temperature over 2) and engine options the
+    backend does not take are usage errors, before any model loads."""
+    result = tp("generate", "--model", "/nonexistent", "--backend", "transformers", *args, input="{}\n")
+    assert result.exit_code == 2 and message in result.stderr, result.stderr
+
+
 # ---------------------------------------------------------------------------- openai backend
 
 
@@ -303,6 +367,136 @@ def test_openai_seeded_samples_differ_and_repeat(tiny):
         first, again = (Generator(OpenAIBackend("base", base_url=server.url), options)([{"prompt": PROMPTS[0]}])[0]
                         for _ in range(2))
     assert first["raw"][0] != first["raw"][1] and first["raw"] == again["raw"]
+
+
+# ---------------------------------------------------------------------------- vLLM, by construction
+# The vLLM backend's decisions as our own functions, tested without vLLM (see backends/vllm.py for
+# the vLLM source each follows).
+
+
+@pytest.mark.parametrize("config, rank", [
+    ({"r": 1}, 1), ({"r": 4}, 8), ({"r": 8}, 8), ({"r": 12}, 16), ({"r": 24}, 32), ({"r": 48}, 64),
+    ({"r": 300}, 320), ({"r": 512}, 512), ({"r": 8, "rank_pattern": {"q_proj": 40, "v_proj": 16}}, 64),
+    ({"r": 64, "rank_pattern": {}}, 64),
+])
+def test_lora_rank_rounds_up_to_a_rank_vllm_takes(config, rank):
+    from thinkpack_cli.backends.vllm import LORA_RANKS, lora_rank
+
+    assert lora_rank(config) == rank and rank in LORA_RANKS
+
+
+def test_lora_rank_of_a_real_adapter_and_the_ranks_vllm_cannot_serve(tiny, tmp_path):
+    """Proves the rank is read from peft's own adapter_config.json, rank_pattern included, and that a
+    rank above 512, DoRA and modules_to_save are refused with a reason."""
+    from thinkpack_cli.backends.vllm import adapter_config, lora_rank
+
+    model_dir, _ = tiny
+    model = AutoModelForCausalLM.from_pretrained(model_dir)
+    lora = peft.LoraConfig(r=12, target_modules=["q_proj", "v_proj"], rank_pattern={"v_proj": 24})
+    peft.get_peft_model(model, lora).save_pretrained(tmp_path / "patterned")
+    assert lora_rank(adapter_config(str(tmp_path / "patterned"))) == 32
+    with pytest.raises(UsageError, match="vLLM serves ranks up to 512"):
+        lora_rank({"r": 1024})
+    for name, extra, reason in (("dora", {"use_dora": True}, "DoRA"), ("saved", {"modules_to_save": ["lm_head"]}, "lm_head")):
+        lora = peft.LoraConfig(r=8, target_modules=["q_proj"], **extra)
+        peft.get_peft_model(AutoModelForCausalLM.from_pretrained(model_dir), lora).save_pretrained(tmp_path / name)
+        with pytest.raises(UsageError, match=reason):
+            adapter_config(str(tmp_path / name))
+
+
+def test_an_adapter_vllm_cannot_load_is_refused_before_the_engine_starts(tiny, tmp_path, tp):
+    """Proves the command: --backend vllm with a DoRA adapter exits 2 naming DoRA, before vLLM is
+    even imported (it is not installed here)."""
+    model_dir, _ = tiny
+    lora = peft.LoraConfig(r=8, target_modules=["q_proj"], use_dora=True)
+    peft.get_peft_model(AutoModelForCausalLM.from_pretrained(model_dir), lora).save_pretrained(tmp_path / "dora")
+    result = tp("generate", "--backend", "vllm", "--model", model_dir, "--adapter", tmp_path / "dora", input="{}\n")
+    assert result.exit_code == 2 and "vLLM does not load DoRA" in result.stderr
+
+
+def test_engine_arguments_reach_llm_as_given():
+    """Proves LLM's keyword arguments: prefix caching, the adapter's rounded rank, the engine options
+    given and none of those left unset."""
+    from thinkpack_cli import backends
+    from thinkpack_cli.backends.vllm import engine_arguments
+
+    given = backends.engine_options("vllm", {"dtype": "bfloat16", "max_model_len": 8192, "tensor_parallel_size": 2,
+                                             "data_parallel_size": 4, "gpu_memory_utilization": None,
+                                             "seed": 3, "batch_size": None, "api_key": "sk-x"})
+    assert engine_arguments("Qwen/Qwen3-8B", {"r": 24}, **given) == {
+        "model": "Qwen/Qwen3-8B", "enable_prefix_caching": True, "enable_lora": True, "max_lora_rank": 32,
+        "max_loras": 1, "dtype": "bfloat16", "max_model_len": 8192, "tensor_parallel_size": 2, "data_parallel_size": 4}
+    assert engine_arguments("m", None) == {"model": "m", "enable_prefix_caching": True}
+
+
+def test_prompt_ids_hold_the_templates_bos_once(tokenizers_dir):
+    """Proves, with Llama 3.1's tokenizer (which adds <|begin_of_text|> to what it encodes): a
+    rendered prompt goes to vLLM as ids with one BOS, the transformers backend's ids; its text
+    alone would give vLLM two."""
+    from transformers import AutoTokenizer
+
+    from thinkpack_cli.backends.vllm import prompt_ids
+
+    tok = AutoTokenizer.from_pretrained(tokenizers_dir / "llama-3.1")
+    prompt = tok.apply_chat_template([{"role": "user", "content": "What is 2 + 2?"}], tokenize=False,
+                                     add_generation_prompt=True)
+    assert prompt.startswith("<|begin_of_text|>")
+    ids = prompt_ids(tok, [prompt])[0]
+    assert ids.count(tok.bos_token_id) == 1 and ids[0] == tok.bos_token_id
+    assert tok(prompt)["input_ids"].count(tok.bos_token_id) == 2  # what a text prompt would have become
+    assert ids == tok(prompt, add_special_tokens=False)["input_ids"]
+
+
+def test_vllm_token_counts_agree_with_the_other_backends(bigram):
+    """Proves the count rule on vLLM's outputs (token_ids keep the token that ended the turn; on a
+    stop string, its tokens): the numbers the transformers backend gives for the same script."""
+    from thinkpack_cli.backends.vllm import generated_tokens
+
+    tok = bigram.tokenizer
+    decode = lambda part: tok.decode(part, skip_special_tokens=False)  # noqa: E731
+    one = tok.convert_tokens_to_ids
+    reasoning = [one("1"), one("2"), one("3")]
+    local = bigram.complete([PROMPT], [8], adapter=False, stop=["</think>"], sampling=Sampling())[0]
+    assert generated_tokens(reasoning + [one("</think>")], "123", "stop", "</think>", decode) == local.tokens == 3
+    answer = bigram.complete([PROMPT + "123" + CLOSE], [8], adapter=False, stop=[], sampling=Sampling())[0]
+    assert generated_tokens([one("A"), tok.eos_token_id], "A", "stop", None, decode) == answer.tokens == 1
+    assert generated_tokens([one("A"), tok.eos_token_id], "A", "stop", tok.eos_token_id, decode) == 1  # a stop token id
+    assert generated_tokens(reasoning, "123", "length", None, decode) == 3
+
+
+def test_stop_position_scans_back_from_the_end_of_a_long_sample(tokenizers_dir):
+    """Proves the stop position on a 4k-token sample with Qwen3's tokenizer: the count of tokens before
+    the close is exact, found with a handful of decodes (one per token stepped back), not one per prefix."""
+    from transformers import AutoTokenizer
+
+    from thinkpack_cli.backends import first_stop, tokens_before
+
+    tok = AutoTokenizer.from_pretrained(tokenizers_dir / "qwen3")
+    reasoning = " ".join(f"step {i}: 2 + {i} = {2 + i}, ünïcödé ✓." for i in range(400))
+    head, tail = tok.encode(reasoning, add_special_tokens=False), tok.encode("</think>\n\nIt", add_special_tokens=False)
+    assert len(head) > 4000
+    calls = []
+
+    def decode(part):
+        calls.append(len(part))
+        return tok.decode(part, skip_special_tokens=False)
+
+    ids = head + tail
+    text = tok.decode(ids, skip_special_tokens=False)
+    cut, hit = first_stop(text, ["</think>", "never"])
+    assert (text[:cut], hit) == (reasoning, "</think>")
+    assert tokens_before(ids, cut, decode) == len(head)
+    assert len(calls) <= len(tail) + 1
+
+
+def test_first_stop_is_the_first_completed():
+    from thinkpack_cli.backends import first_stop, pieces_before, room
+
+    assert first_stop("ab c", ["ab c", "b"]) == (1, "b")  # "b" is complete a token before "ab c"
+    assert first_stop("x</think>y", ["</think>", "y"]) == (1, "</think>")
+    assert first_stop("plain", ["</think>"]) is None
+    assert pieces_before(["12", "3", "</think>", "<|im_end|>"], 3) == 2
+    assert room([10, 20, 30], [8, 8, 8], 28) == [8, 8, 0] and room([10], [8], None) == [8]
 
 
 # ---------------------------------------------------------------------------- vLLM

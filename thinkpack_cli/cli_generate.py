@@ -46,7 +46,12 @@ def generate(
     wait_text: Annotated[str, typer.Option("--wait-text", help="Text appended in place of an early close.")] = "Wait",
     budget_end_text: Annotated[str, typer.Option("--budget-end-text", help="Text appended to reasoning cut by --max-think-tokens, before the close.")] = "",
     max_answer_tokens: Annotated[int, typer.Option("--max-answer-tokens", min=1, help="Most tokens of the answer phase.")] = 1024,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="transformers: prompts per forward pass.")] = 16,
+    batch_size: Annotated[Optional[int], typer.Option("--batch-size", min=1, help="transformers: prompts per forward pass (default: 16).", show_default=False)] = None,
+    dtype: Annotated[Optional[str], typer.Option("--dtype", help="vllm, transformers: weight dtype, auto, float32, float16 or bfloat16 (default: vLLM's auto; transformers: bfloat16 on GPU, float32 on CPU).")] = None,
+    max_model_len: Annotated[Optional[int], typer.Option("--max-model-len", min=1, help="vllm, transformers: the context, prompt and output together (default: the model's); a sample that fills it ends alone, finish 'context'.")] = None,
+    gpu_memory_utilization: Annotated[Optional[float], typer.Option("--gpu-memory-utilization", min=0.01, max=1.0, help="vllm: share of GPU memory for weights and KV cache (default: vLLM's, 0.9).")] = None,
+    tensor_parallel_size: Annotated[Optional[int], typer.Option("--tensor-parallel-size", min=1, help="vllm: GPUs one model is split over.")] = None,
+    data_parallel_size: Annotated[Optional[int], typer.Option("--data-parallel-size", min=1, help="vllm: model copies the batch is shared among (see the README).")] = None,
     save_prompts: Annotated[bool, typer.Option("--save-prompts", help="Also write think_prompt and answer_prompt, the exact text each phase was given.")] = False,
     template_kwargs: TemplateKwargs = None,
     on_error: OnError = "fail",
@@ -55,7 +60,7 @@ def generate(
 ):
     """[b]Generate[/b] reasoning and answers for records, in two phases, with thinking budgets.
 
-    Adds raw (all the model wrote), reasoning, answer and status (as tp parse splits raw), think_tokens, answer_tokens, think_finish (closed, budget, ended, truncated), answer_finish and waits. Records without a prompt field get one from their messages, as tp steer builds it.
+    Adds raw (all the model wrote), reasoning, answer and status (as tp parse splits raw), think_tokens, answer_tokens, think_finish (closed, budget, ended, truncated, context), answer_finish and waits. Records without a prompt field get one from their messages, as tp steer builds it.
     """
     import os
 
@@ -75,10 +80,12 @@ def generate(
         max_answer_tokens=max_answer_tokens, budget_end_text=budget_end_text, wait_text=wait_text,
         save_prompts=save_prompts,
     )
-    engine_options = {
-        "transformers": {"batch_size": batch_size, "gguf_file": gguf_file, "seed": seed},
-        "openai": {"base_url": base_url, "api_key": os.environ.get("OPENAI_API_KEY")},
-    }.get(name, {})
+    engine_options = backends.engine_options(name, {
+        "batch_size": batch_size, "gguf_file": gguf_file, "seed": seed, "base_url": base_url,
+        "api_key": os.environ.get("OPENAI_API_KEY"), "dtype": dtype, "max_model_len": max_model_len,
+        "gpu_memory_utilization": gpu_memory_utilization, "tensor_parallel_size": tensor_parallel_size,
+        "data_parallel_size": data_parallel_size,
+    })
     engine = backends.create(name, model, adapter, **engine_options)
 
     generator = Generator(engine, options, _prompter(tokenizer, engine.tokenizer, steer, template_kwargs))

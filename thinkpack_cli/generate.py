@@ -13,21 +13,25 @@ step:
 
 A prompt that opens no block goes straight to the answer phase. ``raw`` (everything generated
 after the prompt, inserted texts included) is split by the ``tp parse`` rule, so the status of
-a sample whose reasoning never closed is reported, never dropped.
+a sample whose reasoning never closed is reported, never dropped. A sample whose prompt and
+output fill the model's context ends there alone ("context"), the rest of the batch goes on.
+
+``Generator.cost`` counts, per phase, the engine calls and the prompt tokens prefilled and
+tokens decoded: hybrid decoding prefills prompt + reasoning twice, once per model.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .backends import Backend, Completion, Sampling
+from .backends import CONTEXT, Backend, Completion, Sampling
 from .errors import RecordError, UsageError
 from .formats import prompt_opens_reasoning
 from .parse import OWNED_FIELDS, ParseOptions, Parser
 from .template import DELIMITERS, Delimiters
 
 AT_LIMIT = Completion("", 0, "length")  # what a sample already at its think limit gets
-# think_finish values: how the reasoning ended.
+# think_finish values: how the reasoning ended (CONTEXT: prompt and reasoning filled the model's context).
 CLOSED, BUDGET, ENDED, TRUNCATED = "closed", "budget", "ended", "truncated"
 COUNT_FIELDS = ("think_tokens", "answer_tokens", "think_finish", "answer_finish", "waits")
 PROMPT_FIELDS = ("think_prompt", "answer_prompt")
@@ -52,6 +56,22 @@ class GenerateOptions:
     def __post_init__(self):
         if self.max_think_tokens is not None and self.min_think_tokens > self.max_think_tokens:
             raise UsageError("--min-think-tokens is larger than --max-think-tokens")
+
+
+@dataclass
+class PhaseCost:
+    """What one phase asked of the engine, over a run."""
+
+    calls: int = 0  # backend calls (the think phase makes one more per wait round)
+    prompts: int = 0
+    prefilled: int = 0  # prompt tokens the engine read (all of them: the transformers backend caches nothing)
+    decoded: int = 0  # tokens it generated
+
+    def add(self, done: list[Completion]) -> None:
+        self.calls += 1
+        self.prompts += len(done)
+        self.prefilled += sum(c.prompt_tokens for c in done)
+        self.decoded += sum(c.tokens for c in done)
 
 
 @dataclass
@@ -83,6 +103,7 @@ class Generator:
         self.parser = Parser(ParseOptions(field="raw"))
         fields = ("raw",) + OWNED_FIELDS + COUNT_FIELDS
         self.appended_fields = fields + PROMPT_FIELDS if options.save_prompts else fields
+        self.cost = {"think": PhaseCost(), "answer": PhaseCost()}
 
     def __call__(self, records: list[dict]) -> list[dict | RecordError]:
         out: list[dict | RecordError] = []
@@ -124,6 +145,8 @@ class Generator:
             asked = [s for s in active if s.think_tokens < limit]  # an engine cannot generate 0 tokens
             done = self.backend.complete([s.prompt + s.think for s in asked], [limit - s.think_tokens for s in asked],
                                          adapter=self._adapter(phase=1), stop=stops, sampling=o.think) if asked else []
+            if asked:
+                self.cost["think"].add(done)
             completions = dict(zip(map(id, asked), done))
             still = []
             for s in active:
@@ -137,6 +160,8 @@ class Generator:
                     still.append(s)
                 elif closed:
                     s.think_finish, s.closing = CLOSED, s.delimiters.close + s.delimiters.after_close
+                elif c.finish == CONTEXT:  # no room for the close, let alone an answer
+                    s.think_finish = CONTEXT
                 elif c.finish == "length" and o.max_think_tokens is not None:
                     s.think += o.budget_end_text
                     s.think_finish, s.closing = BUDGET, s.delimiters.closing()
@@ -151,6 +176,7 @@ class Generator:
             return
         done = self.backend.complete([s.answer_prompt for s in ready], [self.options.max_answer_tokens] * len(ready),
                                      adapter=self._adapter(phase=2), stop=[], sampling=self.options.answer)
+        self.cost["answer"].add(done)
         for s, c in zip(ready, done):
             s.answer, s.answer_tokens, s.answer_finish = c.text, c.tokens, c.finish
 

@@ -12,10 +12,10 @@ import json
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from itertools import accumulate, groupby
+from itertools import groupby
 
 from ..errors import UsageError
-from . import Completion, Sampling, tokens_before
+from . import LENGTH, STOP, Completion, Sampling, pieces_before
 
 
 class OpenAIBackend:
@@ -70,12 +70,12 @@ class OpenAIBackend:
 
 
 def _completion(choice: dict, stop: list[str]) -> Completion:
-    finish = "length" if choice.get("finish_reason") == "length" else "stop"
+    finish = LENGTH if choice.get("finish_reason") == "length" else STOP
     if "stop_reason" in choice:  # vLLM names the stop string it ended on (None: end of turn)
         stopped_at = choice["stop_reason"] if choice["stop_reason"] in stop else None
     else:  # other servers cannot tell a stop string from the end of the turn: take it as the close
-        stopped_at = stop[0] if finish == "stop" and len(stop) == 1 else None
-    # Token texts, one per generated token, stop string included: count those before the text's end.
+        stopped_at = stop[0] if finish == STOP and len(stop) == 1 else None
+    # Token texts, one per generated token, the stop string's and the end-of-turn token's included:
+    # count those that end within the text, as every backend counts.
     pieces = (choice.get("logprobs") or {}).get("tokens") or []
-    prefixes = list(accumulate(pieces))
-    return Completion(choice["text"], tokens_before(prefixes, len(choice["text"])), finish, stopped_at)
+    return Completion(choice["text"], pieces_before(pieces, len(choice["text"])), finish, stopped_at)

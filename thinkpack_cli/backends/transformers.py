@@ -2,7 +2,8 @@
 
 Batches are left-padded so every row's continuation starts at the same column; the adapter is
 switched off with peft's ``disable_adapter()`` for base-model calls, so one copy of the
-weights serves both phases.
+weights serves both phases. There is no cache between calls: every call prefills its prompts
+whole, which is what ``prompt_tokens`` reports.
 """
 
 from __future__ import annotations
@@ -11,12 +12,15 @@ import contextlib
 import os
 
 from ..errors import UsageError
-from . import Completion, Sampling, tokens_before
+from . import CONTEXT, LENGTH, STOP, Completion, Sampling, finish_within, first_stop, room, tokens_before
+
+DTYPES = ("auto", "float32", "float16", "bfloat16")
 
 
 class TransformersBackend:
     def __init__(self, model: str, adapter: str | None = None, *, batch_size: int = 16, gguf_file: str | None = None,
-                 device: str | None = None, seed: int | None = None):
+                 device: str | None = None, seed: int | None = None, dtype: str | None = None,
+                 max_model_len: int | None = None):
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
         try:
             import torch
@@ -24,6 +28,8 @@ class TransformersBackend:
             from transformers.utils import logging as hf_logging
         except ImportError:
             raise UsageError("--backend transformers needs torch: pip install 'thinkpack-cli[generate]'") from None
+        if dtype not in (None, *DTYPES):
+            raise UsageError(f"--dtype must be one of {', '.join(DTYPES)}")
         hf_logging.disable_progress_bar()  # tp shows its own progress; loading bars would interleave with it
         self.torch = torch
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -32,8 +38,10 @@ class TransformersBackend:
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        dtype = torch.bfloat16 if self.device == "cuda" else torch.float32
-        self.model = AutoModelForCausalLM.from_pretrained(model, dtype=dtype, **extra).to(self.device).eval()
+        if dtype is None:
+            dtype = "bfloat16" if self.device == "cuda" else "float32"
+        self.model = AutoModelForCausalLM.from_pretrained(model, dtype=dtype if dtype == "auto" else getattr(torch, dtype),
+                                                          **extra).to(self.device).eval()
         if adapter is not None:
             try:
                 from peft import PeftModel
@@ -42,6 +50,8 @@ class TransformersBackend:
             self.model = PeftModel.from_pretrained(self.model, adapter).eval()
         self.has_adapter = adapter is not None
         self.batch_size = batch_size
+        # Past its trained positions a model writes noise (or fails): that is its context, unless told otherwise.
+        self.max_model_len = max_model_len or getattr(self.model.config, "max_position_embeddings", None)
         if seed is not None:
             torch.manual_seed(seed)
         # A turn ends on the tokenizer's end-of-sequence token or the model's own (chat models set several).
@@ -50,15 +60,22 @@ class TransformersBackend:
         self.end_ids.add(self.tokenizer.eos_token_id)
 
     def complete(self, prompts, max_tokens, *, adapter, stop, sampling: Sampling):
-        out = []
-        for lo in range(0, len(prompts), self.batch_size):
-            out += self._batch(prompts[lo:lo + self.batch_size], max_tokens[lo:lo + self.batch_size], adapter, stop,
-                               sampling)
+        # Prompts are chat-template text that already holds its special tokens.
+        lengths = [len(ids) for ids in self.tokenizer(prompts, add_special_tokens=False)["input_ids"]]
+        limits = room(lengths, max_tokens, self.max_model_len)
+        out: list[Completion | None] = [Completion("", 0, CONTEXT, None, n) if limit == 0 else None
+                                        for n, limit in zip(lengths, limits)]
+        todo = [i for i, c in enumerate(out) if c is None]
+        for lo in range(0, len(todo), self.batch_size):
+            rows = todo[lo:lo + self.batch_size]
+            done = self._batch([prompts[i] for i in rows], [limits[i] for i in rows], adapter, stop, sampling)
+            for i, c in zip(rows, done):
+                out[i] = Completion(c.text, c.tokens, finish_within(c.finish, limits[i], max_tokens[i]), c.stopped_at,
+                                    lengths[i])
         return out
 
     def _batch(self, prompts, limits, adapter, stop, sampling):
         torch = self.torch
-        # Prompts are chat-template text that already holds its special tokens.
         enc = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
         sample = sampling.temperature > 0
         switch = self.model.disable_adapter() if self.has_adapter and not adapter else contextlib.nullcontext()
@@ -77,15 +94,15 @@ class TransformersBackend:
         ids = ids[:limit]
         end = next((i for i, t in enumerate(ids) if t in self.end_ids), None)
         if end is not None:
-            ids = ids[:end]
+            ids = ids[:end]  # the end-of-turn token is no token of the answer
         decode = lambda part: self.tokenizer.decode(part, skip_special_tokens=False)  # noqa: E731
         text = decode(ids)
-        if any(s in text for s in stop):
-            prefixes = [decode(ids[:k]) for k in range(1, len(ids) + 1)]
-            for k, head in enumerate(prefixes):  # the first token that completes a stop string
-                hit = next((s for s in stop if s in head), None)
-                if hit is not None:
-                    cut = head.index(hit)
-                    return Completion(head[:cut], tokens_before(prefixes, cut), "stop", hit)
-        return Completion(text, len(ids), "stop" if end is not None else "length")
-
+        found = first_stop(text, stop)
+        if found is None:
+            return Completion(text, len(ids), STOP if end is not None else LENGTH)
+        cut, hit = found
+        # generate pads a row it stopped: drop the padding, so the stop's last token ends the row.
+        pad, n = self.tokenizer.pad_token_id, len(ids)
+        while n and ids[n - 1] == pad and pad not in self.end_ids:
+            n -= 1
+        return Completion(text[:cut], tokens_before(ids[:n], cut, decode), STOP, hit)

@@ -237,3 +237,31 @@ def test_pipe_parse_into_stats(tmp_path):
     assert result.returncode == 1
     assert json.loads(result.stdout)["valid_rate"] == 0.6
     assert "tp: gate missed: valid_rate < 0.9: valid_rate = 0.6, threshold 0.9" in result.stderr
+
+
+# ---------------------------------------------------------------------------- issue 8, class 1: prompts by line
+
+
+def test_prompts_are_lines_of_the_input_across_blocks_and_workers(tmp_path):
+    """Without --id each record is one prompt: records at the same offset of different 1 MB blocks
+    are different prompts. 1,500 records of ~4 KB span six blocks."""
+    from thinkpack_cli import streams
+
+    records = [{"response": f"<think>{'r' * 4000}</think>{'4' if i % 3 == 0 else '5'}", "gold": "4"} for i in range(1500)]
+    path = jsonl(tmp_path / "one_sample_each.jsonl", records)
+    assert (tmp_path / "one_sample_each.jsonl").stat().st_size > 5 * streams.BLOCK_BYTES
+    for workers in ("1", "2", "4"):
+        m = json.loads(stats(path, "--json", "--grader", "exact", "--k", "1,2", "--workers", workers).stdout)
+        assert m["accuracy"] == pytest.approx(500 / 1500)
+        assert m["pass@1"] == pytest.approx(500 / 1500)
+        assert m["pass@2"] is None  # no prompt has two samples
+
+
+def test_ids_join_samples_across_blocks(tmp_path):
+    records = [{"qid": i % 700, "response": f"<think>{'r' * 4000}</think>{'ok' if i < 700 else 'no'}", "gold": "ok"}
+               for i in range(1400)]
+    path = jsonl(tmp_path / "two_samples_each.jsonl", records)
+    m = json.loads(stats(path, "--json", "--grader", "exact", "--id", "qid", "--k", "2", "--workers", "2").stdout)
+    assert m["accuracy"] == pytest.approx(0.5)
+    assert m["pass@2"] == pytest.approx(1.0)
+    assert m["maj@2"] == pytest.approx(0.0)  # one right, one wrong: a tie is no majority

@@ -142,15 +142,16 @@ def parse(
 def stats(
     inputs: Inputs = None,
     by: Annotated[Optional[str], typer.Option("--by", help="Group by these fields (comma-separated, dotted paths allowed).")] = None,
-    gold: Annotated[Optional[str], typer.Option("--gold", help="Gold-answer field (default: gold or reference, when present).")] = None,
+    gold: Annotated[Optional[str], typer.Option("--gold", help="Gold-answer field or dotted path (default: gold or reference, when present). A list is any-of; a GSM8K solution grades against its '#### N'.")] = None,
     id_field: Annotated[Optional[str], typer.Option("--id", help="Records sharing this field are samples of one prompt (for pass@k).")] = None,
-    k: Annotated[Optional[str], typer.Option("--k", help="pass@k for these k (comma-separated), over prompts with at least k samples.")] = None,
+    k: Annotated[Optional[str], typer.Option("--k", help="pass@k and maj@k for these k (comma-separated), over prompts with at least k samples.")] = None,
     grader: Annotated[str, typer.Option("--grader", help="math (Math-Verify), exact (string equality) or none (no grading).")] = "math",
     grade_timeout: Annotated[float, typer.Option("--grade-timeout", min=0.01, help="Seconds per answer before it counts as wrong.")] = 5.0,
     fail_if: Annotated[Optional[list[str]], typer.Option("--fail-if", help="Exit 1 when this holds for any row, e.g. 'valid_rate < 0.95' or 'delta.accuracy < -0.02'. Repeatable.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON: an object, or a list of objects with --by or several inputs.")] = False,
     as_markdown: Annotated[bool, typer.Option("--markdown", help="A Markdown table (for $GITHUB_STEP_SUMMARY).")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="CSV, one line per group and input, every metric.")] = False,
+    samples_path: Annotated[Optional[str], typer.Option("--samples", help="Write each sample as graded (input, line, pred, correct, grade_status, …) to this JSONL or Parquet file.")] = None,
     preset: Preset = None,
     field: Field = None,
     format: Format = "auto",
@@ -180,16 +181,23 @@ def stats(
     options = stats_lib.StatsOptions(
         parse=_parse_options(field, format, open_tag, close_tag, prefixed, tokenizer, prompt_field),
         by=tuple(_split_list(by)), gold=gold, id=id_field, ks=tuple(_ints(k, "--k")), grader=grader, timeout=grade_timeout,
+        samples=samples_path is not None,
     )
     stats_lib.check_options(options)
-    tokens = tokenizer is not None
-    names = stats_lib.metric_names(options, tokens)
+    names = stats_lib.metric_names(options, tokens=True)  # gates may name token metrics before records show them
     every = names + confidence.names(names)  # with the intervals, for gates and CSV
     checks = [gates.parse_gate(text, every) for text in fail_if or []]
+    gates.check_inputs(checks, len(inputs or ["-"]))
     parser = Parser.create(options.parse)
     columns = stats_lib.collect(inputs or [], options, parser, on_error=on_error, workers=workers, input_format=input_format)
-    correct, timeouts = stats_lib.grade(columns, options, workers)
-    rows = stats_lib.rows(columns, options, correct, tokens)
+    judged = stats_lib.judge(columns, options, workers, progress=not quiet)
+    correct, timeouts = judged.correct, judged.timeouts
+    tokens = tokenizer is not None or stats_lib.has_tokens(columns)
+    names = stats_lib.metric_names(options, tokens)
+    every = names + confidence.names(names)
+    rows = stats_lib.rows(columns, options, correct, tokens, judged.verdicts)
+    if samples_path is not None:
+        stats_lib.write_samples(samples_path, stats_lib.samples(columns, options, judged))
     confidence.annotate(rows, columns, correct, options.by, paired=options.id is not None)
     several = len(columns) > 1
     if kinds:

@@ -719,10 +719,8 @@ class Distiller:
         tally.lines += len(kept)
 
     async def grade(self, answer: str, gold: Any) -> bool:
-        from .grading import extract_answer
-
         loop = asyncio.get_running_loop()
-        verdicts = await loop.run_in_executor(self._grading, self.grader.grade, [(extract_answer(answer), gold)])
+        verdicts = await loop.run_in_executor(self._grading, self.grader.grade, [(answer, gold)])
         return verdicts[0]
 
 

@@ -49,6 +49,13 @@ def parse_gate(text: str, known: list[str]) -> Gate:
     return Gate(metric, m["op"], float(m["value"]), text.strip())
 
 
+def check_inputs(gates: list[Gate], inputs: int) -> None:
+    """A ``delta.`` gate needs a second input to compare with the first: with one it could never be checked."""
+    for gate in gates:
+        if gate.metric.startswith("delta.") and inputs < 2:
+            raise UsageError(f"gate {gate.text!r}: a delta compares inputs with the first; name two or more inputs")
+
+
 @dataclass(frozen=True)
 class Miss:
     gate: Gate

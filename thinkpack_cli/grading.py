@@ -1,8 +1,11 @@
-"""Extract final answers and grade them against gold answers.
+"""Grade answers against gold answers: the grading rule and the processes that run it.
 
-``extract_answer`` pulls the final answer out of the text that follows the reasoning.
-``Grader`` compares predictions with gold answers, by exact string or by mathematical
-equivalence (Math-Verify), bounding the time spent on each item without signals.
+``grade_math`` is the rule (README, "The grading rule"): Math-Verify's own
+extraction and comparison, as lighteval and open-r1 use them, plus three
+documented additions of ours (answer containers, answers that match the gold as
+text, multiple-choice letters). ``Grader`` runs it over many (answer, gold) pairs:
+each distinct pair once, spread over worker processes, each item bounded by a
+timeout without signals.
 """
 
 from __future__ import annotations
@@ -11,120 +14,185 @@ import logging
 import math
 import multiprocessing
 import os
-import re
 import signal
 import time
 from collections import deque
 from functools import lru_cache
 from multiprocessing.connection import Connection, wait
+from typing import Any, NamedTuple
+
+from . import answers
 
 GRADERS = ("math", "exact")
-# Longer free text with nothing to extract is not an answer: comparing it would only cost time.
-SHORT_ANSWER = 64
-
-_CONTAINER_OPEN = re.compile(r"<(answer|output)\b[^>]*>", re.IGNORECASE)
-_CONTAINER_CLOSE = {
-    "answer": re.compile(r"</answer\s*>", re.IGNORECASE),
-    "output": re.compile(r"</output\s*>", re.IGNORECASE),
-}
-_BOXED = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])\s*")
-_UNBRACED_BOXED_ARG = re.compile(r"[^\s${}]+")
-_ANSWER_ANCHOR = re.compile(r"\banswer\s*(?:is\b|:)", re.IGNORECASE)
-# The answer runs to the end of its line or sentence; a period followed by a digit is a decimal point.
-_ANSWER_PHRASE = re.compile(r"[\s:]*([^\n]*?)\s*(?:\.(?!\d)|\n|$)")
-_NUMBER = re.compile(r"(?:(?<![\w)\]}])-)?(?<![\d.])(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:/\d+)?(?!\d)")
-
-
-def extract_answer(text: str | None) -> str | None:
-    """The final answer in ``text`` (the part of an output after its reasoning), or None.
-
-    Inside the last ``<answer>``/``<output>`` container (unclosed: the rest of the text),
-    the last ``\\boxed{}``/``\\fbox{}``, else an "answer is X" phrase, else the whole
-    content: a container holds the answer, so a grid or a tuple stays whole. In free
-    text: the last ``\\boxed{}``; the last "answer is X" / "answer: X" phrase; the final
-    number (thousands separators dropped); a short one-line answer as it is ("B", "Paris").
-    """
-    if not text or text.isspace():
-        return None
-    container = _last_container(text)
-    if container is not None:
-        return _last_boxed(container) or _last_answer_phrase(container) or container.strip() or None
-    answer = _last_boxed(text) or _last_answer_phrase(text) or _final_number(text)
-    if answer is None:
-        bare = text.strip()
-        if len(bare) <= SHORT_ANSWER and "\n" not in bare:
-            answer = bare
-    return answer
-
-
-def _last_container(text: str) -> str | None:
-    opening = None
-    for opening in _CONTAINER_OPEN.finditer(text):
-        pass
-    if opening is None:
-        return None
-    closing = _CONTAINER_CLOSE[opening[1].lower()].search(text, opening.end())
-    return text[opening.end() : closing.start() if closing else len(text)]
-
-
-def _last_boxed(text: str) -> str | None:
-    for box in reversed(list(_BOXED.finditer(text))):
-        start = box.end()
-        if text.startswith("{", start):
-            content = _braced(text, start)
-        else:
-            arg = _UNBRACED_BOXED_ARG.match(text, start)
-            content = arg[0] if arg else None
-        if content and not content.isspace():
-            return content.strip()
-    return None
-
-
-def _braced(text: str, start: int) -> str | None:
-    """The content of the balanced ``{…}`` group opening at ``start``; None if never closed."""
-    depth = 0
-    for i in range(start, len(text)):
-        if text[i] == "{":
-            depth += 1
-        elif text[i] == "}":
-            depth -= 1
-            if depth == 0:
-                return text[start + 1 : i]
-    return None
-
-
-def _last_answer_phrase(text: str) -> str | None:
-    for anchor in reversed(list(_ANSWER_ANCHOR.finditer(text))):
-        answer = _ANSWER_PHRASE.match(text, anchor.end())[1].strip(" \t*$").removesuffix(".").strip()
-        if answer:
-            return answer
-    return None
-
-
-def _final_number(text: str) -> str | None:
-    number = None
-    for number in _NUMBER.finditer(text):
-        pass
-    return number[0].replace(",", "") if number else None
-
-
-_TEXT_WRAPPER = re.compile(r"\\text\{([^{}]*)\}")
+# Grade statuses: why a sample is right or wrong.
+GRADED = "graded"  # compared with the gold; ``correct`` says how it went
+NO_ANSWER = "no_answer"  # nothing to compare: a truncated sample, an empty answer, a failed request
+NO_GOLD = "no_gold"  # the record has no gold answer
+UNPARSABLE = "unparsable"  # an answer, but no expression Math-Verify (or the text rule) could extract
+TIMEOUT = "timeout"  # grading took longer than the timeout
+ERROR = "error"  # the grading process died on the item
+GRADE_STATUSES = (GRADED, NO_ANSWER, NO_GOLD, UNPARSABLE, TIMEOUT, ERROR)
 _MAX_CHUNK = 64  # items per message to a worker: fewer messages, yet several chunks each to even out the load
 
 
+class Verdict(NamedTuple):
+    correct: bool
+    pred: str | None  # the extracted answer, as text
+    status: str  # one of GRADE_STATUSES
+    rule: str | None = None  # what decided: "math_verify", "text" or "letter"
+
+
+# ---------------------------------------------------------------------------- the rule
+
+
+def grade_exact(answer: str | None, gold: Any) -> Verdict:
+    """``--grader exact``: the answer as text (``answers.text_answer``) equals a gold answer after ``strip``."""
+    golds = answers.gold_answers(gold)
+    if not golds:
+        return Verdict(False, None, NO_GOLD)
+    pred = answers.extract_answer(answer)
+    if pred is None:
+        return Verdict(False, None, NO_ANSWER if not answer or answer.isspace() else UNPARSABLE)
+    return Verdict(pred.strip() in golds, pred, GRADED, "text")
+
+
+def quick_verdict(answer: str | None, gold: Any) -> Verdict | None:
+    """The verdict of ``grade_math`` when it needs no Math-Verify (cheap, linear), else None."""
+    golds = answers.gold_answers(gold)
+    if not golds:
+        return Verdict(False, None, NO_GOLD)
+    if not answer or answer.isspace():
+        return Verdict(False, None, NO_ANSWER)
+    region, contained = answers.answer_region(answer)
+    text = answers.text_answer(region, contained)
+    if text is not None:
+        normalised = answers.normalise(text)
+        if any(normalised == answers.normalise(g) for g in golds):
+            return Verdict(True, text, GRADED, "text")
+    if all(answers.is_sequence(g) or (contained and answers.is_sequence(region)) for g in golds):
+        # Grids and lists match as text only (and did not, above).
+        return Verdict(False, text, GRADED if text is not None else UNPARSABLE, "text")
+    return None
+
+
+def grade_math(answer: str | None, gold: Any) -> Verdict:
+    """``--grader math``: correct when the answer matches any gold answer by one of, in turn:
+
+    - text: the answer as text equals the gold after light normalisation (case, ``$``,
+      ``\\text{}``, spaces, a final period); grids and lists (several lines, or numbers
+      apart) match this way only;
+    - letter: for a gold that is one capital letter, the choice the answer names;
+    - Math-Verify: ``verify(parse(gold), parse(answer))``, the gold read as LaTeX math
+      (``$gold$``), the answer with ``LatexExtractionConfig(boxed_match_priority=0)`` and
+      ``ExprExtractionConfig`` (boxed first); inside an ``<answer>``/``<output>``
+      container, the container's answer is read like a gold.
+    """
+    quick = quick_verdict(answer, gold)
+    return quick if quick is not None else _math_rule(answer, gold)
+
+
+def _math_rule(answer: str, gold: Any) -> Verdict:
+    """``grade_math`` past ``quick_verdict``: letters and Math-Verify."""
+    region, contained = answers.answer_region(answer)
+    best = None
+    for g in answers.gold_answers(gold):
+        if answers.is_sequence(g):
+            continue
+        choice = answers.letter(g)
+        verdict = _grade_letter(region, choice) if choice else _grade_expression(region, contained, g)
+        if verdict.correct:
+            return verdict
+        if best is None or (best.status != GRADED and verdict.status == GRADED):
+            best = verdict
+    return best
+
+
+def _grade_letter(region: str, choice: str) -> Verdict:
+    found = _parse_letter(region, max("D", choice))
+    if found is None:
+        text = answers.text_answer(region, False)
+        found = answers.letter(text.strip("*").strip()) if text else None
+    if found is None:
+        return Verdict(False, None, UNPARSABLE, "letter")
+    return Verdict(found == choice, found, GRADED, "letter")
+
+
+def _grade_expression(region: str, contained: bool, gold: str) -> Verdict:
+    predicted = _parse_prediction(region, contained)
+    if not predicted:
+        return Verdict(False, None, UNPARSABLE, "math_verify")
+    _, verify = _math_verify()
+    correct = bool(verify(_parse_gold(gold), predicted, timeout_seconds=None))
+    return Verdict(correct, _shown(predicted), GRADED, "math_verify")
+
+
+def _shown(parsed: list) -> str:
+    # parse() ends with the matched text (fallback_mode="first_match"); else show the expression.
+    return parsed[-1] if isinstance(parsed[-1], str) else str(parsed[0])
+
+
+@lru_cache(maxsize=65536)  # golds recur once per sampled prediction
+def _parse_gold(gold: str) -> list:
+    parse, _ = _math_verify()
+    text = gold if answers.has_math_delimiters(gold) else f"${gold}$"
+    return parse(text, _configs()[1], parsing_timeout=None) or parse(gold, _configs()[1], parsing_timeout=None)
+
+
+@lru_cache(maxsize=65536)  # samples repeat answers
+def _parse_prediction(region: str, contained: bool) -> list:
+    parse, _ = _math_verify()
+    if contained:  # a container holds the answer alone: read it like a gold
+        text = answers.text_answer(region, True)
+        if text is None:
+            return []
+        if answers.last_boxed(region) is None and answers.has_math_delimiters(region):
+            text = region  # \(…\) or $…$ inside the container: Math-Verify finds it
+        return _parse_gold(text)
+    return parse(region, _configs()[0], parsing_timeout=None)
+
+
+@lru_cache(maxsize=32)
+def _parse_letter(region: str, last: str) -> str | None:
+    from math_verify import StringExtractionConfig
+
+    parse, _ = _math_verify()
+    letters = tuple(chr(c) for c in range(ord("A"), ord(last) + 1))
+    found = parse(region, [StringExtractionConfig(strings=letters, lowercase=False)], parsing_timeout=None)
+    return found[0] if found else None
+
+
+@lru_cache(maxsize=None)
+def _configs():
+    """(prediction configs, gold configs), as lighteval's math metrics use them."""
+    from math_verify import ExprExtractionConfig, LatexExtractionConfig
+
+    return ((LatexExtractionConfig(boxed_match_priority=0), ExprExtractionConfig()),
+            (LatexExtractionConfig(), ExprExtractionConfig()))
+
+
+@lru_cache(maxsize=None)
+def _math_verify():
+    """Math-Verify's parse and verify, imported on first use (slow), silenced and warmed up."""
+    # It warns once that its signal-based timeouts are off (ours are the worker processes),
+    # and on every answer it cannot parse.
+    logging.getLogger("math_verify").setLevel(logging.CRITICAL)
+    from math_verify import parse, verify
+
+    verify(parse("$1$", parsing_timeout=None), parse("$1$", parsing_timeout=None), timeout_seconds=None)
+    return parse, verify
+
+
+# ---------------------------------------------------------------------------- running it
+
+
 class Grader:
-    """Grades (prediction, gold) pairs; ``method`` is one of ``GRADERS``.
+    """Grades (answer, gold) pairs; ``method`` is one of ``GRADERS``.
 
-    ``exact``: equal after ``str.strip``. ``math``: equal after light normalisation
-    (``_normalise``), else equivalent by Math-Verify. Both sides are parsed as LaTeX math
-    (wrapped in ``$…$``): a prediction is an extracted answer, not prose, and this makes
-    "2,280" = 2280, "0.5" = \\frac{1}{2}, "1/2" = \\frac12 and "x=3" = 3, which Math-Verify's
-    default plain-text extraction gets wrong for some forms ("\\frac12", "\\sqrt{8}", "1,2").
-
-    Math-Verify runs in ``workers`` processes that live as long as the grader. One silent
-    for ``timeout`` seconds on an item is killed and replaced, and that item counts as
-    wrong and in ``timeouts`` (records, summed over all ``grade`` calls). A None prediction
-    or gold, and any error grading an item, count as wrong.
+    The answer is an output's text after its reasoning; the gold any value
+    (``answers.gold_answers``). ``math`` runs ``grade_math`` in ``workers`` processes
+    that live as long as the grader. One silent for ``timeout`` seconds on an item is
+    killed and replaced; that item is wrong with status ``timeout`` and counts in
+    ``timeouts`` (records, summed over all calls).
     """
 
     def __init__(self, method: str = "math", timeout: float = 5.0, workers: int | None = None):
@@ -139,15 +207,18 @@ class Grader:
         self._pool: list[_Worker] = []
         self._context = None
 
-    def grade(self, pairs: list[tuple[str | None, object]]) -> list[bool]:
-        """For each (prediction, gold) pair: is the prediction correct? Gold is compared as ``str(gold)``."""
+    def grade(self, pairs: list[tuple[str | None, Any]]) -> list[bool]:
+        """For each (answer, gold) pair: is the answer correct?"""
+        return [verdict.correct for verdict in self.verdicts(pairs)]
+
+    def verdicts(self, pairs: list[tuple[str | None, Any]], progress=None) -> list[Verdict]:
+        """A ``Verdict`` for each (answer, gold) pair; ``progress.advance`` per pair graded."""
         # Eval sets repeat answers a lot: grade each distinct pair once.
-        distinct: dict[tuple[str | None, str | None], int] = {}
-        slots = [distinct.setdefault((pred, None if gold is None else str(gold)), len(distinct)) for pred, gold in pairs]
-        verdicts, timed_out = self._grade_distinct(list(distinct))
-        if timed_out:
-            self.timeouts += sum(slot in timed_out for slot in slots)
-        return [verdicts[slot] for slot in slots]
+        distinct: dict[tuple[str | None, Any], int] = {}
+        slots = [distinct.setdefault((answer, _key(gold)), len(distinct)) for answer, gold in pairs]
+        results = self._grade_distinct([(answer, gold) for answer, gold in distinct], progress)
+        self.timeouts += sum(results[slot].status == TIMEOUT for slot in slots)
+        return [results[slot] for slot in slots]
 
     def close(self) -> None:
         """Stops the worker processes (daemons: exiting the program stops them too)."""
@@ -161,28 +232,24 @@ class Grader:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def _grade_distinct(self, pairs: list[tuple[str | None, str | None]]) -> tuple[list[bool], set[int]]:
-        verdicts = [False] * len(pairs)
-        undecided: list[tuple[int, tuple[str, str]]] = []
-        for i, (pred, gold) in enumerate(pairs):
-            if pred is None or gold is None:
-                continue
-            if self.method == "exact":
-                verdicts[i] = pred.strip() == gold.strip()
-            elif (normalised := _normalise(pred)) and normalised == _normalise(gold):
-                verdicts[i] = True
-            elif not (_is_sequence(pred) or _is_sequence(gold)):
-                undecided.append((i, (pred, gold)))
-        timed_out = self._verify(undecided, verdicts) if undecided else set()
-        return verdicts, timed_out
+    def _grade_distinct(self, pairs: list[tuple[str | None, Any]], progress) -> list[Verdict]:
+        if self.method == "exact":
+            return [grade_exact(answer, gold) for answer, gold in pairs]
+        results: list[Verdict | None] = [quick_verdict(answer, gold) for answer, gold in pairs]
+        if progress is not None:
+            progress.advance(sum(r is not None for r in results))
+        # Items with one gold next to each other: a worker then parses that gold once.
+        undecided = sorted(((i, pair) for i, pair in enumerate(pairs) if results[i] is None), key=lambda item: str(item[1][1]))
+        if undecided:
+            self._run(undecided, results, progress)
+        return results
 
-    def _verify(self, items: list[tuple[int, tuple[str, str]]], verdicts: list[bool]) -> set[int]:
-        """Sets ``verdicts[i]`` by Math-Verify for each (i, pair) in ``items``, spread over
-        the workers in chunks; returns the indices that timed out (left False)."""
+    def _run(self, items: list[tuple[int, tuple]], results: list, progress) -> None:
+        """Sets ``results[i]`` by ``grade_math`` for each (i, pair) in ``items``, spread over
+        the workers in chunks; an item whose worker went silent or died gets its status."""
         size = max(1, min(_MAX_CHUNK, math.ceil(len(items) / (4 * self.workers))))
         chunks = deque(items[start : start + size] for start in range(0, len(items), size))
         workers = self._start_workers(min(self.workers, len(chunks)))
-        timed_out = set()
         while chunks or any(worker.pending for worker in workers):
             for worker in workers:
                 if not worker.pending and chunks:
@@ -193,21 +260,30 @@ class Grader:
                 worker = busy[conn]
                 try:
                     for i, verdict in worker.receive(self.timeout):
-                        verdicts[i] = verdict
-                except (EOFError, OSError):  # the worker died on an item (a crash, not a timeout): it stays wrong
-                    worker.restart(self.timeout)
+                        results[i] = verdict
+                        if progress is not None:
+                            progress.advance(1)
+                except (EOFError, OSError):  # the worker died on an item (a crash, not a timeout)
+                    self._settle(worker.restart(self.timeout), ERROR, results, progress)
             now = time.monotonic()
             for worker in busy.values():
                 if worker.deadline <= now and not worker.conn.poll():
-                    timed_out.add(worker.restart(self.timeout))
-        return timed_out
+                    self._settle(worker.restart(self.timeout), TIMEOUT, results, progress)
+
+    @staticmethod
+    def _settle(index: int | None, status: str, results: list, progress) -> None:
+        if index is not None:
+            results[index] = Verdict(False, None, status)
+            if progress is not None:
+                progress.advance(1)
 
     def _start_workers(self, count: int) -> list[_Worker]:
         if not self._pool:
             methods = multiprocessing.get_all_start_methods()
             context = multiprocessing.get_context("fork" if "fork" in methods else None)
             if context.get_start_method() == "fork":
-                _load_math_verify()  # forked workers, replacements included, inherit it loaded and warm
+                _math_verify()  # forked workers, replacements included, inherit it loaded and warm
+                _configs()
             self._context = context
         for worker in self._pool:
             if not worker.process.is_alive():  # killed from outside (say by the OOM killer) since the last call
@@ -217,12 +293,21 @@ class Grader:
         return self._pool[:count]
 
 
+def _key(gold: Any) -> Any:
+    """A hashable stand-in for a gold value (lists as tuples), grading the same."""
+    if isinstance(gold, list):
+        return tuple(_key(g) for g in gold)
+    if isinstance(gold, dict):
+        return str(gold)
+    return gold
+
+
 class _Worker:
     """A grading process and the parent's view of it: the items sent and not yet answered, in order."""
 
     def __init__(self, context):
         self.context = context
-        self.pending: deque[tuple[int, tuple[str, str]]] = deque()
+        self.pending: deque[tuple[int, tuple]] = deque()
         self._start()
 
     def _start(self) -> None:
@@ -233,7 +318,7 @@ class _Worker:
         self.ready = False  # the clock starts once the worker has loaded Math-Verify
         self.deadline = math.inf
 
-    def send(self, items: list[tuple[int, tuple[str, str]]], timeout: float) -> None:
+    def send(self, items: list[tuple[int, tuple]], timeout: float) -> None:
         self.conn.send([pair for _, pair in items])
         self.pending.extend(items)
         if self.ready:
@@ -246,7 +331,7 @@ class _Worker:
             if verdict is None:
                 self.ready = True
             else:
-                yield self.pending.popleft()[0], verdict
+                yield self.pending.popleft()[0], Verdict(*verdict)
             self.deadline = time.monotonic() + timeout if self.pending else math.inf
 
     def restart(self, timeout: float) -> int | None:
@@ -268,60 +353,20 @@ class _Worker:
 
 
 def _serve(conn: Connection, parent_end: Connection) -> None:
-    """Worker loop: receives lists of (prediction, gold), sends one verdict per item, in order."""
+    """Worker loop: receives lists of (answer, gold), sends one verdict per item, in order."""
     # Our inherited copy of the parent's end would keep the pipe open after the parent died.
     parent_end.close()
     # Ctrl-C reaches the whole process group; the parent handles it and stops the workers.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _load_math_verify()
+    _math_verify()
     conn.send(None)
     try:
         while True:
-            for pred, gold in conn.recv():
-                conn.send(_math_equal(pred, gold))
+            for answer, gold in conn.recv():
+                try:
+                    verdict = _math_rule(answer, gold)
+                except Exception:  # Math-Verify failing on an item: the item is wrong, the run goes on
+                    verdict = Verdict(False, None, ERROR)
+                conn.send(tuple(verdict))
     except (EOFError, OSError):
         pass
-
-
-def _math_equal(pred: str, gold: str) -> bool:
-    try:
-        _, verify = _load_math_verify()
-        return bool(verify(_parse_math(gold), _parse_math(pred), timeout_seconds=None))
-    except Exception:
-        return False
-
-
-@lru_cache(maxsize=4096)  # golds recur once per sampled prediction
-def _parse_math(answer: str) -> list:
-    parse, _ = _load_math_verify()
-    return parse(f"${_strip_dollars(answer)}$", parsing_timeout=None)
-
-
-@lru_cache(maxsize=None)
-def _load_math_verify():
-    """Math-Verify's parse and verify, imported on first use (slow), silenced and warmed up."""
-    # It warns once that its signal-based timeouts are off: ours are the worker processes.
-    logging.getLogger("math_verify").setLevel(logging.ERROR)
-    from math_verify import parse, verify
-
-    verify(parse("$1$", parsing_timeout=None), parse("$1$", parsing_timeout=None), timeout_seconds=None)
-    return parse, verify
-
-
-# Several numbers apart, or several lines: a grid or a list. Math-Verify would pick one
-# number out of it and call "0" equal to a grid of zeros, so such answers must match as text.
-_SEQUENCE = re.compile(r"\n\s*\S|\d\s+[-+]?\d")
-
-
-def _is_sequence(answer: str) -> bool:
-    return _SEQUENCE.search(answer.strip()) is not None
-
-
-def _normalise(answer: str) -> str:
-    """Casefolded, without surrounding ``$``, ``\\text{}`` wrappers, extra whitespace or a trailing period."""
-    answer = _TEXT_WRAPPER.sub(r"\1", _strip_dollars(answer.strip()))
-    return " ".join(answer.split()).removesuffix(".").rstrip().casefold()
-
-
-def _strip_dollars(answer: str) -> str:
-    return answer.strip("$").strip() if answer.startswith("$") and answer.endswith("$") else answer

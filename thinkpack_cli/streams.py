@@ -404,9 +404,11 @@ def run_job(
     input_format: str | None = None,
     label: str = "",
     direct_fd: int | None = None,
+    with_line: bool = False,
 ) -> Summary:
     """Run ``job`` over every record of ``paths`` and hand each block's payload,
-    in input order, to ``consume`` (or, given ``direct_fd``, let the workers
+    in input order, to ``consume`` (with ``with_line``, also the block's first line
+    number, so line offsets in a payload become lines of the input; or, given ``direct_fd``, let the workers
     write encoded payloads there themselves). Raises ``InputError`` on the first
     bad record unless ``on_error`` is ``skip``."""
     if on_error not in ON_ERROR:
@@ -435,7 +437,7 @@ def run_job(
                 raise InputError(block.source, first + offset, reason)
             summary.skipped.extend((block.source, first + offset, reason) for offset, reason in errors)
         if payload is not None:
-            consume(payload)
+            consume(payload, first) if with_line else consume(payload)
 
     pool = None
     if workers > 1 and len(head) > 1:

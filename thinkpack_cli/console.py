@@ -1,11 +1,14 @@
 """Everything tp says to a person goes to stderr; stdout carries data only.
 
-Colour and progress bars appear only when stderr is a terminal and ``CI`` is unset.
+Colour and progress bars appear only when stderr is a terminal and ``CI`` is unset. Control
+characters in a message (a record's key or value holding an escape sequence) are shown
+escaped, never sent to the terminal.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import sys
 from contextlib import contextmanager
 from functools import cache
@@ -34,12 +37,20 @@ def stdout():
     return Console(no_color=True, highlight=False, force_terminal=False, width=200)
 
 
+_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f]")  # C0 but tab, DEL, C1
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters written as escapes (``\\x1b``), so none reaches a terminal."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
 def say(message: str) -> None:
-    stderr().print(message, markup=False, highlight=False)
+    stderr().print(printable(message), markup=False, highlight=False)
 
 
 def warn(message: str) -> None:
-    stderr().print(f"tp: warning: {message}", markup=False, highlight=False, style="yellow")
+    stderr().print(f"tp: warning: {printable(message)}", markup=False, highlight=False, style="yellow")
 
 
 class _NoProgress:

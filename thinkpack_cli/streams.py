@@ -20,25 +20,34 @@ and are renamed into place only when the run succeeds.
 from __future__ import annotations
 
 import gzip
+import json
 import os
+import re
+import signal
+import stat
 import sys
 import tempfile
+import zlib
 from collections import deque
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Protocol
 
 import orjson
 
 from . import console
-from .errors import InputError, RecordError, UsageError
+from .errors import InputError, OutputError, RecordError, UsageError
 
 BLOCK_BYTES = 1 << 20  # measured faster than 2 MB: a block's objects stay within a core's cache
 PARQUET_ROWS = 8192
 INPUT_FORMATS = ("jsonl", "parquet")
 ON_ERROR = ("fail", "skip")
+SHOWN_SKIPPED = 20  # skipped lines listed in the summary; --skipped FILE gets every one
 _MAGIC_PARQUET = b"PAR1"
 _MAGIC_GZIP = b"\x1f\x8b"
 _MAGIC_ZSTD = b"\x28\xb5\x2f\xfd"
+_BOM = b"\xef\xbb\xbf"
+_ARRAY_HINT = "a JSON array, not JSON Lines (convert it with: jq -c '.[]')"
 
 
 # ---------------------------------------------------------------------------- reading
@@ -54,82 +63,122 @@ class Block:
     size: int  # input bytes the block stands for, for progress
 
 
-@dataclass(frozen=True, slots=True)
+class _HeldFd:
+    """An input's file descriptor, held open while any block still reads from it (CPython
+    closes it as soon as the last such block is done with)."""
+
+    __slots__ = ("fd",)
+
+    def __init__(self, fd: int):
+        self.fd = fd
+
+    def __del__(self):
+        os.close(self.fd)
+
+
 class FileRange:
-    path: str
-    start: int
-    end: int
+    """Bytes ``start:end`` of an input the main process holds open. A worker reads them
+    through ``/proc/<main>/fd/<fd>``: the very file opened, even if it was replaced or
+    removed since (elsewhere, by its path)."""
+
+    __slots__ = ("path", "start", "end", "name", "held")
+
+    def __init__(self, path: str, start: int, end: int, name: str, held: _HeldFd | None = None):
+        self.path, self.start, self.end, self.name, self.held = path, start, end, name, held
+
+    def __reduce__(self):  # the held descriptor stays in the main process
+        return FileRange, (self.path, self.start, self.end, self.name)
 
     def read(self) -> bytes:
-        with open(self.path, "rb") as f:
-            return os.pread(f.fileno(), self.end - self.start, self.start)
+        try:
+            if self.held is not None:
+                return os.pread(self.held.fd, self.end - self.start, self.start)
+            with open(self.path, "rb") as f:
+                return os.pread(f.fileno(), self.end - self.start, self.start)
+        except OSError as e:
+            raise InputError(self.name, None, e.strerror or str(e)) from None
 
 
 class Source:
-    """One input named on the command line."""
+    """One input named on the command line, opened once, when its blocks are first asked for."""
 
     def __init__(self, path: str, input_format: str | None = None):
         self.path = path
         self.name = "<stdin>" if path == "-" else path
-        self.size = None if path == "-" else _file_size(path)
+        self.size = None if path == "-" else _file_size(path)  # for progress: the data read is the opened file's
         self.format = input_format
+        self.array = False  # its first line opens a JSON array: the error there says so
 
     def blocks(self) -> Iterator[Block]:
         stream = _open_binary(self)
         try:
-            kind = self.format or _format_from_name(self.path) or _sniff(stream)
+            head = _peek(stream, 64)
+            kind = self.format or ("parquet" if head[:4] == _MAGIC_PARQUET else None)
+            kind = kind or _format_from_name(self.path) or "jsonl"
             if kind == "parquet":
                 yield from self._parquet_blocks(stream)
                 return
-            unpacked = _decompress(stream, self.path)
-            if unpacked is stream and stream is not sys.stdin.buffer and os.path.isfile(self.path):
-                yield from self._range_blocks(stream)
+            chunks = _unpacked(stream, head, self)
+            if chunks is None and stream is not sys.stdin.buffer and stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
+                yield from self._range_blocks(stream, head)
             else:
-                yield from self._jsonl_blocks(unpacked)
+                yield from self._line_blocks(chunks or _raw_chunks(stream, self.name))
         finally:
             if stream is not sys.stdin.buffer:
                 stream.close()
 
-    def _range_blocks(self, stream) -> Iterator[Block]:
+    def _range_blocks(self, stream, head: bytes) -> Iterator[Block]:
         # Only block boundaries are read here (one line per block); workers read the bytes.
-        self._refuse_json_array(stream.peek(64))
-        start = 0
-        while start < self.size:
-            stream.seek(min(start + BLOCK_BYTES, self.size))
-            end = min(stream.tell() + len(stream.readline()), self.size)
-            yield Block(self.name, FileRange(self.path, start, end), end - start)
+        size = os.fstat(stream.fileno()).st_size
+        held = _HeldFd(os.dup(stream.fileno()))
+        path = f"/proc/{os.getpid()}/fd/{held.fd}" if os.path.isdir("/proc/self/fd") else self.path
+        start = len(_BOM) if head.startswith(_BOM) else 0
+        self.array = head[start:].lstrip()[:1] == b"["
+        while start < size:
+            stream.seek(min(start + BLOCK_BYTES, size))
+            end = min(stream.tell() + len(stream.readline()), size)
+            yield Block(self.name, FileRange(path, start, end, self.name, held), end - start)
             start = end
 
-    def _jsonl_blocks(self, stream) -> Iterator[Block]:
-        first = True
-        while True:
-            data = stream.read(BLOCK_BYTES)
-            if not data:
-                return
-            if not data.endswith(b"\n"):
-                data += stream.readline()
-            if first:
-                self._refuse_json_array(data)
+    def _line_blocks(self, chunks: Iterator[bytes]) -> Iterator[Block]:
+        """Blocks of whole lines from a stream of byte chunks (stdin, a pipe, a decompressor)."""
+        parts: list[bytes] = []
+        size, first = 0, True
+        for chunk in chunks:
+            parts.append(chunk)
+            size += len(chunk)
+            if size < BLOCK_BYTES:
+                continue
+            data = b"".join(parts)
+            cut = data.rfind(b"\n") + 1
+            if cut:
+                yield self._block(data[:cut], first)
                 first = False
-            yield Block(self.name, data, len(data))
+                data = data[cut:]
+            parts, size = ([data] if data else []), len(data)
+        if parts:
+            yield self._block(b"".join(parts), first)
 
-    def _refuse_json_array(self, head: bytes) -> None:
-        if head.lstrip()[:1] == b"[":
-            raise InputError(self.name, 1, "a JSON array, not JSON Lines (convert it with: jq -c '.[]')")
+    def _block(self, data: bytes, first: bool) -> Block:
+        if first:
+            data = data.removeprefix(_BOM)
+            self.array = data.lstrip()[:1] == b"["
+        return Block(self.name, data, len(data))
 
     def _parquet_blocks(self, stream) -> Iterator[Block]:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        if stream is sys.stdin.buffer:  # Parquet needs to seek: hold stdin in memory
-            stream = pa.BufferReader(stream.read())
         try:
+            if stream is sys.stdin.buffer:  # Parquet needs to seek: hold stdin in memory
+                stream = pa.BufferReader(stream.read())
             parquet = pq.ParquetFile(stream)
-        except (pa.ArrowInvalid, OSError) as e:
-            raise InputError(self.name, None, f"not a readable Parquet file ({e})") from None
-        total_rows = max(parquet.metadata.num_rows, 1)
-        for batch in parquet.iter_batches(batch_size=PARQUET_ROWS):
-            yield Block(self.name, batch, (self.size or 0) * batch.num_rows // total_rows)
+            total_rows = max(parquet.metadata.num_rows, 1)
+            for batch in parquet.iter_batches(batch_size=PARQUET_ROWS):
+                yield Block(self.name, batch, (self.size or 0) * batch.num_rows // total_rows)
+        except (pa.ArrowException, OSError) as e:  # a bad footer, or a corrupt page in the middle
+            first_line = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            raise InputError(self.name, None, f"not a readable Parquet file ({first_line})") from None
 
 
 def _file_size(path: str) -> int:
@@ -143,11 +192,20 @@ def _file_size(path: str) -> int:
 
 def _open_binary(source: Source):
     if source.path == "-":
+        if sys.stdin is None:
+            raise UsageError("no input: stdin is closed (name a file)")
         return sys.stdin.buffer
     try:
         return open(source.path, "rb")
     except OSError as e:
         raise InputError(source.path, None, e.strerror or str(e)) from None
+
+
+def _peek(stream, n: int) -> bytes:
+    try:
+        return stream.peek(n)[:n] if hasattr(stream, "peek") else b""
+    except OSError as e:
+        raise InputError(getattr(stream, "name", "<stdin>"), None, e.strerror or str(e)) from None
 
 
 def _format_from_name(path: str) -> str | None:
@@ -161,24 +219,63 @@ def _format_from_name(path: str) -> str | None:
     return None
 
 
-def _sniff(stream) -> str:
-    head = stream.peek(4)[:4] if hasattr(stream, "peek") else b""
-    return "parquet" if head == _MAGIC_PARQUET else "jsonl"
-
-
-def _decompress(stream, path: str):
-    head = stream.peek(4)[:4] if hasattr(stream, "peek") else b""
+def _unpacked(stream, head: bytes, source: Source) -> Iterator[bytes] | None:
+    """The decompressed chunks of a gzip or zstd stream (told by its first bytes), or None
+    for an uncompressed one. A compressed name on bytes that are not is an error, not JSONL."""
     if head[:2] == _MAGIC_GZIP:
-        return gzip.GzipFile(fileobj=stream)
-    if head == _MAGIC_ZSTD:
-        try:
-            import zstandard
-        except ImportError:
-            raise InputError(path, None, "zstd input needs the zstandard package (pip install zstandard)") from None
-        import io
+        return _gzip_chunks(stream, source.name)
+    if head[:4] == _MAGIC_ZSTD:
+        return _zstd_chunks(stream, source.name)
+    for suffix, kind in ((".gz", "gzip"), (".zst", "zstd")):
+        if source.path.lower().endswith(suffix):
+            raise InputError(source.name, None, f"not {kind} data, though the name ends in {suffix}")
+    return None
 
-        return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(stream))
-    return stream
+
+def _raw_chunks(stream, name: str) -> Iterator[bytes]:
+    try:
+        while chunk := stream.read(BLOCK_BYTES):
+            yield chunk
+    except OSError as e:
+        raise InputError(name, None, e.strerror or str(e)) from None
+
+
+def _gzip_chunks(stream, name: str) -> Iterator[bytes]:
+    reader = gzip.GzipFile(fileobj=stream)
+    try:
+        while chunk := reader.read(BLOCK_BYTES):
+            yield chunk
+    except EOFError:
+        raise InputError(name, None, "truncated gzip data: the stream ends before its end marker") from None
+    except (OSError, zlib.error) as e:  # gzip.BadGzipFile is an OSError
+        raise InputError(name, None, f"corrupt gzip data ({e})") from None
+
+
+def _zstd_chunks(stream, name: str) -> Iterator[bytes]:
+    """Decompressed zstd frames, one after another; a stream cut inside a frame is an error
+    (zstandard's stream_reader returns what it has, silently)."""
+    try:
+        import zstandard
+    except ImportError:
+        raise InputError(name, None, "zstd input needs the zstandard package (pip install zstandard)") from None
+    decompressor = zstandard.ZstdDecompressor()
+    frame, inside = decompressor.decompressobj(), False
+    try:
+        while data := stream.read(BLOCK_BYTES):
+            while data:
+                inside = True
+                out = frame.decompress(data)
+                if out:
+                    yield out
+                if not frame.eof:
+                    break
+                data, frame, inside = frame.unused_data, decompressor.decompressobj(), False
+    except zstandard.ZstdError as e:
+        raise InputError(name, None, f"corrupt zstd data ({e})") from None
+    except OSError as e:
+        raise InputError(name, None, e.strerror or str(e)) from None
+    if inside:
+        raise InputError(name, None, "truncated zstd data: the stream ends inside a frame")
 
 
 def decode_block(block: Block) -> tuple[list[tuple[int, dict, bytes | None]], list[tuple[int, str]], int]:
@@ -190,7 +287,7 @@ def decode_block(block: Block) -> tuple[list[tuple[int, dict, bytes | None]], li
     if not isinstance(data, bytes):
         records = data.to_pylist()
         return [(i, r, None) for i, r in enumerate(records)], errors, len(records)
-    loads = orjson.loads
+    loads = _loads if _LONG_NUMBER.search(data) else orjson.loads  # one scan spares the rest of the blocks
     lines = data.split(b"\n")
     for offset, raw in enumerate(lines):
         if raw and not raw.isspace():
@@ -204,6 +301,27 @@ def decode_block(block: Block) -> tuple[list[tuple[int, dict, bytes | None]], li
                 else:
                     errors.append((offset, f"not a JSON object (a {_json_type(record)})"))
     return rows, errors, len(lines) - 1
+
+
+# 19 digits in a row may be an integer beyond 64 bits, which orjson reads as a float.
+_LONG_NUMBER = re.compile(rb"\d{19}")
+
+
+def _loads(raw: bytes) -> Any:
+    """orjson decides what is valid JSON; a line with a long number is read again by the
+    standard library, whose integers are exact at any size."""
+    value = orjson.loads(raw)
+    return json.loads(raw) if _LONG_NUMBER.search(raw) else value
+
+
+def dumps(value: Any) -> bytes:
+    """A value as compact JSON; integers beyond 64 bits (which orjson refuses) are written exactly."""
+    try:
+        return orjson.dumps(value, default=_jsonable)
+    except orjson.JSONEncodeError as e:
+        if "64-bit" not in str(e):
+            raise
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_jsonable).encode()
 
 
 def _json_reason(error: orjson.JSONDecodeError) -> str:
@@ -252,16 +370,15 @@ class MapJob:
                  for _, record, raw in rows]
         results = self.fn([record for _, record, _ in rows])
         out, errors = (Pieces() if self.encoding == "jsonl" else []), []
-        dumps = orjson.dumps
         for (line, _, raw), append, result in zip(rows, fresh, results):
             if isinstance(result, RecordError):
                 errors.append((line, str(result)))
             elif self.encoding != "jsonl":
                 out.append(result)  # records, for a table built below
             elif append:
-                out.extend(_append_fields(raw, dumps({k: result[k] for k in appended}, default=_jsonable)))
+                out.extend(_append_fields(raw, dumps({k: result[k] for k in appended})))
             else:
-                out.append(dumps(result, default=_jsonable) + b"\n")
+                out.append(dumps(result) + b"\n")
         # JSONL leaves as a list of byte pieces: written with writev, never joined into one copy;
         # Parquet as an Arrow table built here, in the worker.
         payload = to_table(out) if self.encoding == "arrow" and out else out
@@ -289,8 +406,7 @@ def _append_fields(line: bytes, fields: bytes) -> tuple:
 
 
 def encode_jsonl(records: Iterable[dict]) -> bytes:
-    dumps = orjson.dumps
-    return b"".join([dumps(r, default=_jsonable) + b"\n" for r in records])
+    return b"".join([dumps(r) + b"\n" for r in records])
 
 
 def _jsonable(value: Any):
@@ -312,9 +428,25 @@ class _Worker:
 _worker: _Worker | None = None
 
 
-def _init_worker(worker: _Worker) -> None:
+def _init_worker(worker: _Worker, parent: int | None = None) -> None:
     global _worker
     _worker = worker
+    if parent is not None:
+        init_worker_process(parent)
+
+
+def init_worker_process(parent: int) -> None:
+    """Make a forked worker die with the main process ``parent``, however that dies (kill -9
+    too), and leave Ctrl-C and SIGHUP to the main process, which stops its workers itself."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the parent died before that took hold
+        os._exit(1)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _work(block: Block, seq: int):
@@ -354,8 +486,8 @@ class _TurnWriter:
     passes the turn on. After a block that stops the run, nothing more is written.
     """
 
-    def __init__(self, fd: int, context):
-        self.fd = fd
+    def __init__(self, fd: int, name: str, context):
+        self.fd, self.name = fd, name
         self._turn = context.Value("q", 0, lock=False)
         self._stopped = context.Value("b", 0, lock=False)
         self._cond = context.Condition()
@@ -367,7 +499,13 @@ class _TurnWriter:
             if data is None:
                 self._stopped.value = 1
             elif not self._stopped.value:
-                write_pieces(self.fd, data)
+                try:
+                    write_pieces(self.fd, data)
+                except BrokenPipeError:
+                    raise
+                except OSError as e:  # a full disk, a closed stdout
+                    self._stopped.value = 1
+                    raise OutputError(self.name, e) from None
         finally:
             with self._cond:
                 self._turn.value = seq + 1
@@ -385,13 +523,24 @@ class Summary:
     written: int = 0
     skipped: list[tuple[str, int, str]] = field(default_factory=list)
 
-    def report(self, command: str, verb: str = "written") -> None:
+    def report(self, command: str, verb: str = "written", skipped_file: str | None = None) -> None:
         skipped = len(self.skipped)
         console.say(f"tp {command}: {self.read} records read, {self.written} {verb}, {skipped} skipped")
-        for source, line, reason in self.skipped[:20]:
+        for source, line, reason in self.skipped[:SHOWN_SKIPPED]:
             console.say(f"  skipped {source}:{line}: {reason}")
-        if skipped > 20:
-            console.say(f"  … and {skipped - 20} more")
+        if skipped > SHOWN_SKIPPED:
+            where = f"all {skipped} are in {skipped_file}" if skipped_file else "--skipped FILE lists them all"
+            console.say(f"  … and {skipped - SHOWN_SKIPPED} more ({where})")
+
+    def write_skipped(self, path: str) -> None:
+        """Every skipped line, one JSON object each (source, line, reason), written atomically."""
+        sink = JsonlSink(path)
+        try:
+            sink.write([encode_jsonl({"source": s, "line": n, "reason": r} for s, n, r in self.skipped)])
+        except BaseException:
+            sink.abort()
+            raise
+        sink.commit()
 
 
 def run_job(
@@ -404,18 +553,19 @@ def run_job(
     input_format: str | None = None,
     label: str = "",
     direct_fd: int | None = None,
+    direct_name: str = "stdout",
     with_line: bool = False,
 ) -> Summary:
     """Run ``job`` over every record of ``paths`` and hand each block's payload,
     in input order, to ``consume`` (with ``with_line``, also the block's first line
     number, so line offsets in a payload become lines of the input; or, given ``direct_fd``, let the workers
-    write encoded payloads there themselves). Raises ``InputError`` on the first
+    write encoded payloads there themselves; ``direct_name`` names it in errors). Raises ``InputError`` on the first
     bad record unless ``on_error`` is ``skip``."""
     if on_error not in ON_ERROR:
         raise UsageError(f"--on-error must be one of {', '.join(ON_ERROR)}")
     if input_format is not None and input_format not in INPUT_FORMATS:
         raise UsageError(f"--input-format must be one of {', '.join(INPUT_FORMATS)}")
-    if not paths and sys.stdin.isatty():
+    if not paths and sys.stdin is not None and sys.stdin.isatty():
         raise UsageError("no input: name a file, or pipe records in (use '-' to type them at the terminal)")
     sources = [Source(p, input_format) for p in (paths or ["-"])]
     summary = Summary()
@@ -424,6 +574,7 @@ def run_job(
     workers = workers if workers is not None else min(os.cpu_count() or 1, 8)
     total = sum(s.size for s in sources) if all(s.size is not None for s in sources) else None
     next_line: dict[str, int] = {}
+    arrays = {s.name: s for s in sources}
 
     def account(block: Block, result) -> None:
         payload, errors, read, produced, lines = result
@@ -432,6 +583,8 @@ def run_job(
         summary.read += read
         summary.written += produced
         if errors:
+            if first == 1 and errors[0][0] == 0 and arrays[block.source].array:
+                errors = [(0, _ARRAY_HINT)] + errors[1:]
             if on_error == "fail":
                 offset, reason = errors[0]
                 raise InputError(block.source, first + offset, reason)
@@ -441,7 +594,7 @@ def run_job(
 
     pool = None
     if workers > 1 and len(head) > 1:
-        pool = _pool(_Worker(job, on_error == "fail"), workers, direct_fd)
+        pool = _pool(_Worker(job, on_error == "fail"), workers, direct_fd, direct_name)
     try:
         with console.progress(label, total) as bar:
             numbered = enumerate(_prepend(head, blocks))
@@ -462,6 +615,10 @@ def run_job(
                     done, future = in_flight.popleft()
                     account(done, future.result())
                     bar.advance(done.size)
+    except BaseException:
+        if pool is not None:
+            _stop_workers(pool)  # their blocks are not wanted now: nothing of theirs may outlive the run
+        raise
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
@@ -473,7 +630,7 @@ def _prepend(head: list[Block], rest: Iterator[Block]) -> Iterator[Block]:
     yield from rest
 
 
-def _pool(worker: _Worker, workers: int, direct_fd: int | None):
+def _pool(worker: _Worker, workers: int, direct_fd: int | None, direct_name: str):
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
@@ -482,8 +639,15 @@ def _pool(worker: _Worker, workers: int, direct_fd: int | None):
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
     if direct_fd is not None:
-        worker.writer = _TurnWriter(direct_fd, context)
-    return ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(worker,))
+        worker.writer = _TurnWriter(direct_fd, direct_name, context)
+    return ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(worker, os.getpid()))
+
+
+def _stop_workers(pool) -> None:
+    """Kill a pool's workers at once: one may be mid-block, or waiting for a turn that will
+    never come. The executor offers no public way; its process table is stable since 3.2."""
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        process.kill()
 
 
 # ---------------------------------------------------------------------------- writing
@@ -491,6 +655,7 @@ def _pool(worker: _Worker, workers: int, direct_fd: int | None):
 
 class Sink(Protocol):
     encoding: str
+    name: str  # for messages: the path, or stdout
     fd: int | None  # where workers may write encoded JSONL themselves, if anywhere
 
     def write(self, payload: Any) -> None: ...
@@ -515,13 +680,62 @@ def open_sink(path: str | None, types: dict | None = None) -> Sink:
     return JsonlSink(path)
 
 
-def _temp_beside(path: str) -> str:
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise UsageError(f"cannot write {path}: folder {folder} does not exist")
-    fd, temp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
-    os.close(fd)
+def _target(path: str) -> str:
+    """The file that ``-o path`` replaces: through a symlink, its target (the link stays a link)."""
+    target = os.path.realpath(path)
+    if os.path.isdir(target):
+        raise UsageError(f"cannot write {path}: it is a folder")
+    if not os.path.isdir(os.path.dirname(target)):
+        raise UsageError(f"cannot write {path}: folder {os.path.dirname(os.path.abspath(path))} does not exist")
+    return target
+
+
+def _temp_beside(target: str, shown: str) -> str:
+    """A temporary file beside ``target``, with the mode the finished output should have."""
+    try:
+        fd, temp = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.", suffix=".tmp", dir=os.path.dirname(target))
+    except OSError as e:  # a read-only folder, a full disk
+        raise OutputError(shown, e) from None
+    try:
+        os.fchmod(fd, _mode(target))  # mkstemp makes 0600, which no teammate or container could read
+    finally:
+        os.close(fd)
     return temp
+
+
+def _mode(target: str) -> int:
+    """A replaced file keeps its mode; a new one gets what the umask allows, as with ``>``."""
+    try:
+        return stat.S_IMODE(os.stat(target).st_mode)
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+@contextmanager
+def _writing(where: str):
+    """OS errors while writing ``where`` become one-line output errors; a closed pipe stays one."""
+    try:
+        yield
+    except BrokenPipeError:
+        raise
+    except OSError as e:
+        raise OutputError(where, e) from None
+
+
+def _discard(file, temp: str) -> None:
+    """Close and remove a failed run's temporary file; closing may fail again (a full disk)."""
+    try:
+        if file is not None:
+            file.close()
+    except OSError:
+        pass  # the run has failed already, and the file goes either way
+    finally:
+        try:
+            os.unlink(temp)
+        except FileNotFoundError:
+            pass
 
 
 def _real_fd(stream) -> int | None:
@@ -536,33 +750,43 @@ class JsonlSink:
 
     def __init__(self, path: str | None):
         self.path = None if path in (None, "-") else path
+        self.name = self.path or "stdout"
         if self.path is None:
+            if sys.stdout is None:
+                raise OutputError("stdout", "it is closed (name an output file with -o)")
             self._file, self._temp = sys.stdout.buffer, None
-            self._file.flush()
+            with _writing(self.name):
+                self._file.flush()
             self.fd = _real_fd(self._file)
         else:
-            self._temp = _temp_beside(self.path)
+            self._target = _target(self.path)
+            self._temp = _temp_beside(self._target, self.path)
             compressed = self.path.endswith(".gz")
             self._file = (gzip.open if compressed else open)(self._temp, "wb")
             self.fd = None if compressed else self._file.fileno()
 
     def write(self, pieces: list) -> None:
         if pieces:
-            self._file.writelines(pieces)
-            if self._temp is None:
-                self._file.flush()  # let the next command in a pipe start at once
+            with _writing(self.name):
+                self._file.writelines(pieces)
+                if self._temp is None:
+                    self._file.flush()  # let the next command in a pipe start at once
 
     def commit(self) -> None:
-        if self._temp is None:
-            self._file.flush()
-            return
-        self._file.close()
-        os.replace(self._temp, self.path)
+        try:
+            with _writing(self.name):
+                if self._temp is None:
+                    self._file.flush()
+                    return
+                self._file.close()
+                os.replace(self._temp, self._target)
+        except BaseException:
+            self.abort()
+            raise
 
     def abort(self) -> None:
         if self._temp is not None:
-            self._file.close()
-            os.unlink(self._temp)
+            _discard(self._file, self._temp)
 
 
 class ParquetSink:
@@ -575,8 +799,9 @@ class ParquetSink:
     fd = None
 
     def __init__(self, path: str, schema=None, types: dict | None = None):
-        self.path = path
-        self._temp = _temp_beside(path)
+        self.path = self.name = path
+        self._target = _target(path)
+        self._temp = _temp_beside(self._target, path)
         self._schema = schema
         self.types = types  # Arrow types of owned columns (tp mask's list<int32>); the rest are inferred
         self._writer = None
@@ -589,12 +814,13 @@ class ParquetSink:
         if not len(batch):
             return
         table = batch if isinstance(batch, pa.Table) else to_table(batch, self.types or {})
-        if self._writer is None:
-            self._schema = table.schema
-            self._writer = pq.ParquetWriter(self._temp, self._schema)
-        elif not set(table.column_names) <= set(self._schema.names) or not _fits(table, self._schema):
-            self._widen(table.schema)
-        self._writer.write_table(_conform(table, self._schema))
+        with _writing(self.path):
+            if self._writer is None:
+                self._schema = table.schema
+                self._writer = pq.ParquetWriter(self._temp, self._schema)
+            elif not set(table.column_names) <= set(self._schema.names) or not _fits(table, self._schema):
+                self._widen(table.schema)
+            self._writer.write_table(_conform(table, self._schema))
 
     def _widen(self, schema) -> None:
         import pyarrow as pa
@@ -605,26 +831,33 @@ class ParquetSink:
         except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
             raise UsageError(f"cannot write {self.path}: a field changes type between records ({e}); write JSONL instead") from None
         self._writer.close()
-        written, self._temp = self._temp, _temp_beside(self.path)
-        self._writer = pq.ParquetWriter(self._temp, unified)
-        for batch in pq.ParquetFile(written).iter_batches():
-            self._writer.write_table(_conform(pa.Table.from_batches([batch]), unified))
-        os.unlink(written)
+        written, self._temp = self._temp, _temp_beside(self._target, self.path)
+        try:
+            self._writer = None
+            self._writer = pq.ParquetWriter(self._temp, unified)
+            for batch in pq.ParquetFile(written).iter_batches():
+                self._writer.write_table(_conform(pa.Table.from_batches([batch]), unified))
+        finally:
+            os.unlink(written)
         self._schema = unified
 
     def commit(self) -> None:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        if self._writer is None:  # no records: still a valid, empty file
-            self._writer = pq.ParquetWriter(self._temp, self._schema or pa.schema(list((self.types or {}).items())))
-        self._writer.close()
-        os.replace(self._temp, self.path)
+        try:
+            with _writing(self.path):
+                if self._writer is None:  # no records: still a valid, empty file
+                    schema = self._schema or pa.schema(list((self.types or {}).items()))
+                    self._writer = pq.ParquetWriter(self._temp, schema)
+                self._writer.close()
+                os.replace(self._temp, self._target)
+        except BaseException:
+            self.abort()
+            raise
 
     def abort(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-        os.unlink(self._temp)
+        _discard(self._writer, self._temp)
 
 
 def _conform(table, schema):
@@ -653,6 +886,8 @@ def to_table(records: list[dict], types: dict | None = None):
     for name in dict.fromkeys(name for record in records for name in record):
         try:
             columns[name] = pa.array([r.get(name) for r in records], type=types.get(name))
+        except OverflowError:
+            raise UsageError(f"cannot write Parquet: field {name!r} holds an integer beyond 64 bits; write JSONL instead") from None
         except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
             raise UsageError(f"cannot write Parquet: field {name!r} changes type between records ({e}); write JSONL instead") from None
     return pa.table(columns)
@@ -662,7 +897,8 @@ def write_job(paths: list[str], job_fn, output: str | None, *, label: str, **opt
     """Map every record with ``job_fn`` and write the results to ``output``."""
     sink = open_sink(output)
     try:
-        summary = run_job(paths, MapJob(job_fn, sink.encoding), sink.write, label=label, direct_fd=sink.fd, **options)
+        summary = run_job(paths, MapJob(job_fn, sink.encoding), sink.write, label=label, direct_fd=sink.fd,
+                          direct_name=sink.name, **options)
     except BaseException:
         sink.abort()
         raise

@@ -8,10 +8,12 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from . import sandbox
 from .errors import UsageError
 from .formats import TagFormat, prompt_opens_reasoning
 
 _PROBE = [{"role": "user", "content": "What is 2 + 2?"}]
+_ROUND_TRIP = "Hello, world! 2 + 2 = 4; héllo 漢字"  # every real tokenizer gives this back exactly
 
 
 def load(name_or_path: str) -> Any:
@@ -25,10 +27,17 @@ def load(name_or_path: str) -> Any:
         raise UsageError("--tokenizer needs transformers (pip install transformers)") from None
     hf_logging.set_verbosity_error()
     try:
-        return AutoTokenizer.from_pretrained(name_or_path)
+        tokenizer = AutoTokenizer.from_pretrained(name_or_path)
     except Exception as e:  # transformers raises many kinds; all mean "cannot load this"
         first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise UsageError(f"cannot load tokenizer {name_or_path!r}: {first_line}") from None
+    # A folder with tokenizer_config.json alone loads as an empty vocabulary that encodes
+    # everything to nothing (or garbage): a tokenizer must give a text back from its ids.
+    ids = token_ids(tokenizer, [_ROUND_TRIP])[0]
+    if not ids or tokenizer.decode(ids) != _ROUND_TRIP:
+        raise UsageError(f"cannot load tokenizer {name_or_path!r}: its vocabulary did not load ({len(tokenizer)} "
+                         "tokens; a folder needs tokenizer.json, or the vocabulary files, beside tokenizer_config.json)")
+    return sandbox.bound(tokenizer)
 
 
 def generation_prompt(tokenizer: Any, messages: list[dict] = _PROBE, **template_kwargs: Any) -> str:

@@ -265,3 +265,127 @@ def test_ids_join_samples_across_blocks(tmp_path):
     assert m["accuracy"] == pytest.approx(0.5)
     assert m["pass@2"] == pytest.approx(1.0)
     assert m["maj@2"] == pytest.approx(0.0)  # one right, one wrong: a tie is no majority
+
+
+# ---------------------------------------------------------------------------- issue 8, class 5: missing or quiet inputs
+
+
+def test_gold_takes_a_path(tmp_path):
+    records = [{"response": "4", "meta": {"answer": "4"}}, {"response": "5", "meta": {"answer": "6"}}]
+    m = json.loads(stats(jsonl(tmp_path / "g.jsonl", records), "--gold", "meta.answer", "--json").stdout)
+    assert m["graded"] == 2 and m["accuracy"] == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("option", ["--gold", "--by"])
+def test_a_field_no_record_has_is_a_usage_error(tmp_path, option):
+    result = stats(jsonl(tmp_path / "e.jsonl", EVAL), option, "golden", "--json")
+    assert result.exit_code == 2
+    assert f"{option} golden: no record has this field" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_gsm8k_solution_and_list_golds(tmp_path):
+    records = [
+        {"response": "<think>48/2=24, 48+24=72</think>She sold 72 clips.", "gold": "Natalia sold 48/2 = <<48/2=24>>24 clips in May.\n#### 72"},
+        {"response": "<think>r</think>\\boxed{7}", "gold": ["6", "7"]},
+        {"response": "<think>r</think>\\boxed{8}", "gold": ["6", "7"]},
+    ]
+    m = json.loads(stats(jsonl(tmp_path / "g.jsonl", records), "--json").stdout)
+    assert m["accuracy"] == pytest.approx(2 / 3)
+
+
+@pytest.mark.parametrize("on_error", ["fail", "skip"])
+def test_a_null_output_is_a_wrong_sample(tmp_path, on_error):
+    records = [{"response": None, "gold": "1"}, {"response": "<think>r</think>1", "gold": "1"},
+               {"response": ["<think>r</think>1", None], "gold": "1"}]
+    result = stats(jsonl(tmp_path / "n.jsonl", records), "--json", "--on-error", on_error)
+    assert result.exit_code == 0, result.stderr
+    m = json.loads(result.stdout)
+    assert m["total"] == 4 and m["graded"] == 4
+    assert m["failed_rate"] == pytest.approx(0.5)
+    assert m["accuracy"] == pytest.approx((0 + 1 + 0.5) / 3)
+    assert math.isclose(sum(m[f"{s}_rate"] for s in ("valid", "empty", "truncated", "missing", "failed")), 1.0)
+
+
+def test_a_delta_gate_needs_two_inputs(tmp_path):
+    result = stats(jsonl(tmp_path / "e.jsonl", EVAL), "--fail-if", "delta.accuracy < -0.02", "--json")
+    assert result.exit_code == 2
+    assert "name two or more inputs" in result.stderr
+
+
+def test_token_counts_the_records_carry_are_kept(tmp_path):
+    records = [{"reasoning": "r", "answer": "a", "status": "valid", "reasoning_format": "think", "reasoning_tag": "think",
+                "reasoning_tokens": n, "answer_tokens": 1} for n in (10, 20, 30)]
+    m = json.loads(stats(jsonl(tmp_path / "t.jsonl", records), "--json").stdout)
+    assert m["reasoning_tokens_max"] == 30 and m["answer_tokens_p50"] == 1
+
+
+def test_parse_with_a_tokenizer_piped_into_stats_keeps_token_metrics(tmp_path, tokenizers_dir):
+    raw = jsonl(tmp_path / "raw.jsonl", EVAL)
+    tokenizer = str(tokenizers_dir / "deepseek-r1-distill-qwen")
+    parsed = subprocess.run([sys.executable, "-m", "thinkpack_cli", "parse", raw, "-t", tokenizer, "-q"],
+                            capture_output=True, text=True, check=True).stdout
+    result = subprocess.run([sys.executable, "-m", "thinkpack_cli", "stats", "-", "--json", "--grader", "none"],
+                            input=parsed, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    m = json.loads(result.stdout)
+    assert m["reasoning_tokens_max"] > 0
+    assert "10 records read" in result.stderr  # a cut pipe shows in the count (issue 10)
+
+
+# ---------------------------------------------------------------------------- per-sample log, maj@k
+
+
+def test_samples_file_logs_every_sample(tmp_path):
+    records = [{"qid": 1, "response": "<think>r</think>The answer is $\\dfrac{1}{3}$.", "gold": "3"},
+               {"qid": 2, "response": "<think>cut", "gold": "1"},
+               {"qid": 3, "response": "<think>r</think>5"},
+               {"qid": 4, "response": ["<think>r</think>\\boxed{2}", "<think>r</think>no idea at all, sorry, the problem is too hard for me"], "gold": "2"}]
+    log = tmp_path / "samples.jsonl"
+    result = stats(jsonl(tmp_path / "s.jsonl", records), "--id", "qid", "--samples", str(log), "--json")
+    assert result.exit_code == 0, result.stderr
+    entries = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [(e["line"], e.get("sample"), e["id"]) for e in entries] == [(1, None, 1), (2, None, 2), (3, None, 3), (4, 0, 4), (4, 1, 4)]
+    first, cut, no_gold, boxed, prose = entries
+    assert (first["pred"], first["correct"], first["grade_status"]) == ("\\frac{1}{3}", False, "graded")
+    assert (cut["status"], cut["grade_status"], cut["correct"]) == ("truncated", "no_answer", False)
+    assert no_gold["grade_status"] == "no_gold"
+    assert (boxed["pred"], boxed["correct"]) == ("2", True)
+    assert prose["grade_status"] == "unparsable"
+    assert all(e["input"].endswith("s.jsonl") for e in entries)
+
+
+def test_maj_at_k(tmp_path):
+    responses = {1: ["4", "4", "5"], 2: ["5", "5", "4"], 3: ["4", "5", "6"], 4: ["$4$", "4.0", "x"]}
+    records = [{"qid": q, "response": r, "gold": "4"} for q, rs in responses.items() for r in rs]
+    m = json.loads(stats(jsonl(tmp_path / "m.jsonl", records), "--id", "qid", "--k", "1,3", "--json").stdout)
+    # k=3: prompt 1 (2 of 3 right), 4 (equivalent forms agree); prompt 2 (5 wins), 3 (a three-way tie) are not
+    assert m["maj@3"] == pytest.approx(0.5)
+    assert m["maj@1"] == pytest.approx(3 / 4)  # the first sample alone: 4, 5, 4, $4$
+
+
+# ---------------------------------------------------------------------------- issue 10: groups and outputs
+
+
+def test_one_true_and_one_point_zero_are_three_groups(tmp_path):
+    records = [{"v": v, "response": "x"} for v in (1, True, 1.0, 1)]
+    rows = json.loads(stats(jsonl(tmp_path / "v.jsonl", records), "--by", "v", "--json").stdout)
+    assert sorted((type(r["v"]).__name__, r["total"]) for r in rows) == [("bool", 1), ("float", 1), ("int", 2)]
+
+
+def test_a_newline_in_a_group_value_keeps_the_markdown_table(tmp_path):
+    records = [{"model": "m\n| x |", "response": "x"}, {"model": "plain", "response": "x"}]
+    md = stats(jsonl(tmp_path / "m.jsonl", records), "--by", "model", "--markdown").stdout
+    lines = md.splitlines()
+    assert len(lines) == 4 and all(line.startswith("| ") and line.endswith(" |") for line in lines)
+    assert all(line.count(" | ") == lines[0].count(" | ") for line in lines)
+
+
+def test_csv_neutralises_formulas(tmp_path):
+    records = [{"model": m, "response": "x"} for m in ("=HYPERLINK(\"http://x\")", "+1", "-2", "@SUM(A1)", "ok")]
+    out = stats(jsonl(tmp_path / "c.jsonl", records), "--by", "model", "--csv").stdout
+    cells = [row["model"] for row in csv.DictReader(io.StringIO(out))]
+    assert all(not c or c == "ok" or c.startswith("'") for c in cells), cells
+    assert "'=HYPERLINK(\"http://x\")" in cells
+    numbers = [row["total"] for row in csv.DictReader(io.StringIO(out))]
+    assert numbers == ["1"] * 5  # numbers stay numbers

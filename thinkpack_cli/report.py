@@ -104,10 +104,26 @@ def _plain(value: Any) -> str:
 
 def _markdown(header: list[str], body: list[list[str]]) -> str:
     def line(cells):
-        return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+        return "| " + " | ".join(_markdown_cell(c) for c in cells) + " |"
 
     align = ["---"] + ["---:"] * (len(header) - 1)
     return "\n".join([line(header), "| " + " | ".join(align) + " |", *map(line, body)]) + "\n"
+
+
+def _markdown_cell(text: str) -> str:
+    """A cell that cannot end its row or table: pipes escaped, line breaks as ``<br>`` (HTML escaped first)."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
+    return "<br>".join(text.splitlines()) if text else text
+
+
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(value: Any) -> str:
+    """Text that a spreadsheet would run as a formula gets a leading ``'``; numbers stay numbers."""
+    text = _plain(value)
+    return f"'{text}" if isinstance(value, str) and text.startswith(_FORMULA_STARTS) else text
 
 
 def _csv(rows: list[dict], names: list[str], by: tuple[str, ...], several_inputs: bool) -> str:
@@ -120,6 +136,6 @@ def _csv(rows: list[dict], names: list[str], by: tuple[str, ...], several_inputs
     for row in rows:
         delta = row.get("delta", {})
         writer.writerow(
-            [_plain(row.get(c)) if not c.startswith("delta.") else _plain(delta.get(c[6:])) for c in columns]
+            [_csv_cell(row.get(c)) if not c.startswith("delta.") else _csv_cell(delta.get(c[6:])) for c in columns]
         )
     return out.getvalue()

@@ -55,11 +55,18 @@ def readme_counts(corpus: Path) -> dict[str, dict[str, int]]:
         counts = {"records": int(re.search(r"^- records: (\d+)", section, re.M)[1])}
         field, pairs = re.search(r"^- tag counts on `([^`]+)`: (.*)$", section, re.M).groups()
         counts.update({k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", pairs)}, field=field)
+        counts["unbalanced"] = _unbalanced(corpus, name, field)
         thinking = re.search(r"`thinking`: present=(\d+), non-empty=(\d+)", section)
         if thinking:
             counts["thinking_nonempty"] = int(thinking[2])
         out[name] = counts
     return out
+
+
+def _unbalanced(corpus: Path, name: str, field: str) -> int:
+    """Texts with both tags but more opening than closing ones: they end inside a later (or nested) block."""
+    texts = [r.get(field) for r in records(corpus, name)] if (corpus / name).exists() else []
+    return sum(bool(t) and "</think>" in t and t.count("<think>") > t.count("</think>") for t in texts)
 
 
 @pytest.mark.parametrize("name", FIELDS)
@@ -81,14 +88,17 @@ def test_readme_counts_hold_for_the_data(corpus_dir, name):
 def test_think_tag_files(corpus_dir, name):
     n = readme_counts(corpus_dir)[name]
     assert n["empty_think_block"] == 0  # so every closed block here has content
+    # A text that opens more blocks than it closes ends inside one (an answer, then a new block cut off).
+    u = n["unbalanced"]
+    assert u == {"reasoning_gym_eval_local_rl.jsonl": 7, "reasoning_gym_eval_math_harness.jsonl": 0}[name]
     assert statuses(parse(corpus_dir, name)) == +Counter(
-        valid=n["both"] + n["close_only"], truncated=n["open_only"], missing=n["neither"])
+        valid=n["both"] + n["close_only"] - u, truncated=n["open_only"] + u, missing=n["neither"])
     # --no-prefixed: a close without an open is content.
     assert statuses(parse(corpus_dir, name, prefixed=False)) == +Counter(
-        valid=n["both"], truncated=n["open_only"], missing=n["neither"] + n["close_only"])
+        valid=n["both"] - u, truncated=n["open_only"] + u, missing=n["neither"] + n["close_only"])
     # --prefixed: every output starts inside a block, so one without any tag was never closed.
     assert statuses(parse(corpus_dir, name, prefixed=True)) == +Counter(
-        valid=n["both"] + n["close_only"], truncated=n["open_only"] + n["neither"])
+        valid=n["both"] + n["close_only"] - u, truncated=n["open_only"] + n["neither"] + u)
 
 
 def test_close_only_is_read_as_prefixed(corpus_dir):
@@ -123,7 +133,9 @@ def test_misguided_split_reasoning_and_inline_think(corpus_dir):
 def test_marco_o1_thought_blocks(corpus_dir):
     out = Parser()(list(records(corpus_dir / "sft", "marco_o1_cot_demo.jsonl")))
     assert statuses(out) == Counter(valid=125)
-    assert all(r["reasoning_tag"] == "<Thought>" and r["answer"].startswith("<Output>") for r in out)
+    assert all(r["reasoning_tag"] == "<Thought>" for r in out)
+    # Marco-o1 wraps its answer in <Output>: the answer is the wrapper's body.
+    assert all(r["answer"] == re.search(r"<Output>\s*(.*?)\s*(?:</Output>|$)", r["response"], re.S)[1] for r in out)
 
 
 # Hand-read records: (file, 1-based line, status, reasoning starts with, answer).
@@ -132,11 +144,13 @@ HAND_CHECKED = [
     ("reasoning_gym_eval_local_rl.jsonl", 6, "valid", "think: To determine the day of the week", "answer: Saturday"),
     ("reasoning_gym_eval_local_rl.jsonl", 10, "missing", None, ""),
     ("reasoning_gym_eval_local_rl.jsonl", 55, "valid", "For the given examples, the rule appears",
-     "<answer>\n8 6 9\n6 8 9\n6 9 9\n</answer>"),
-    ("reasoning_gym_eval_local_rl.jsonl", 70, "valid", "Counting rectangles involves", "<answer>60</answer>"),
+     "8 6 9\n6 8 9\n6 9 9"),  # the <answer> wrapper's body
+    ("reasoning_gym_eval_local_rl.jsonl", 70, "valid", "Counting rectangles involves", "60"),
+    # An answer, then a new block cut off: the answer follows the last block, which never closed.
+    ("reasoning_gym_eval_local_rl.jsonl", 687, "truncated", "The string to be transformed is 'bcbbab'", ""),
     ("reasoning_gym_eval_math_harness.jsonl", 1, "truncated", "To solve the problem, we need to find the least prime", ""),
     ("reasoning_gym_eval_math_harness.jsonl", 15, "valid", "To solve this problem, we need to determine the set",
-     "<answer> \\boxed{55}"),
+     "\\boxed{55}"),  # an unclosed wrapper: its body runs to the end
     ("reasoning_gym_eval_zeroshot_api.jsonl", 2, "missing", None, ""),
     ("reasoning_gym_eval_zeroshot_api.jsonl", 21, "missing", None, "<answer>husband</answer>"),
     ("misguided_attention_outputs.jsonl", 1, "valid", "**Analyzing crossing strategy**", ""),

@@ -6,6 +6,9 @@ truncated: opened (or prefixed) and never closed, answer "" · missing: no block
 
 from __future__ import annotations
 
+import os
+from functools import lru_cache
+
 import pytest
 
 from thinkpack_cli.formats import FORMATS, AutoFormat, get_format, prompt_opens_reasoning
@@ -53,8 +56,7 @@ THINK = [
     case("prefixed-no-close", R1, True, T, R1, ""),
     case("prefixed-blank", "", True, T, "", ""),
     case("prefixed-repeated-open", f"<think>{R1}</think>4", True, V, R1, "4", "<think>"),
-    case("prefixed-nested-open-balances", "a <think>b</think>4", True, T, "a <think>b</think>4", ""),
-    case("prefixed-nested-closed", "a <think>b</think>c</think>4", True, V, "a <think>b</think>c", "4"),
+    case("prefixed-open-after-text-is-content", "a <think>b</think>4", True, V, "a <think>b", "4", "</think>"),
     case("prefixed-empty", "</think>4", True, E, "", "4"),
     case("no-prefixed-block", f"<think>{R1}</think>4", False, V, R1, "4"),
     case("no-prefixed-truncated", "<think>r", False, T, "r", ""),
@@ -298,3 +300,81 @@ NEW_FAMILIES = [  # (id, text, status, reasoning, answer, format): the families 
 def test_new_families(text, status, reasoning, answer, fmt):
     assert get_format("auto").split(text)[:4] == (reasoning, answer, status, fmt)
     assert get_format(fmt).split(text)[:3] == (reasoning, answer, status)
+
+
+# ------------------------------------------------------------------------------ prompts of real templates
+
+QUOTING = [  # tags quoted in system and user text: never a block the prompt opened
+    {"role": "system", "content": "Reason inside <thinking> tags, then answer inside <output> tags."},
+    {"role": "user", "content": "What is 2 + 2? Put your reasoning in <think> tags and the answer in <answer> tags."},
+]
+# folder -> the format its generation prompt leaves open (learned by rendering, listed here to be checked)
+OPENED_BY_TEMPLATE = {
+    "deepseek-r1-distill-qwen": "think", "qwq-32b": "think", "qwen3-thinking-2507": "think", "qwen3.6": "think",
+    "nemotron-nano-v2": "think", "qwen3": None, "smollm3": None, "deepseek-v3": None, "deepseek-v3.1": None,
+    "gpt-oss": None, "magistral-small-2509": None, "llama-3.1": None, "gemma-3": None, "gemma-4": None,
+    "granite-3.3": None, "kimi-k2-thinking": None, "seed-oss": None,
+}
+
+
+@lru_cache(maxsize=None)
+def tokenizer(path):
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(path)
+
+
+def render(tokenizers_dir, folder, messages, **kwargs):
+    if folder == "gemma-3":  # roles must alternate; the system text is folded into the user turn anyway
+        messages = [{"role": "user", "content": "\n\n".join(m["content"] for m in messages)}]
+    return tokenizer(str(tokenizers_dir / folder)).apply_chat_template(messages, add_generation_prompt=True, tokenize=False, **kwargs)
+
+
+@pytest.mark.parametrize("folder", list(OPENED_BY_TEMPLATE))
+def test_real_generation_prompts(tokenizers_dir, folder):
+    """Prefixed families are found by their generation tail; tags quoted in system/user text never count."""
+    prompt = render(tokenizers_dir, folder, QUOTING)
+    assert "<thinking>" in prompt or folder == "gpt-oss" and "thinking" in prompt
+    found = prompt_opens_reasoning(prompt)
+    assert (found.name if found else None) == OPENED_BY_TEMPLATE[folder]
+    # An output the model wrote after it: a prefixed prompt's has only the close; the others' none.
+    output = "The answer is 4." if found is None else "2 + 2 = 4.\n</think>\n\nThe answer is 4."
+    split = get_format("auto").split(output, found is not None)
+    assert (split.status, split.answer) == (V if found else M, "The answer is 4.")
+
+
+@pytest.mark.parametrize("folder, kwargs, expected", [
+    ("gemma-4", {"enable_thinking": True}, None),  # the model writes <|channel>thought itself
+    ("qwen3", {"enable_thinking": False}, None),  # an empty block closed in the prompt
+    ("smollm3", {"enable_thinking": False}, None),
+])
+def test_real_generation_prompts_with_kwargs(tokenizers_dir, folder, kwargs, expected):
+    found = prompt_opens_reasoning(render(tokenizers_dir, folder, QUOTING, **kwargs))
+    assert (found.name if found else None) == expected
+
+
+@pytest.mark.parametrize("folder", ["qwen3", "gemma-4", "granite-3.3", "kimi-k2-thinking", "seed-oss", "llama-3.1", "gpt-oss"])
+def test_steered_real_prompts(tokenizers_dir, folder):
+    """A prompt a steering tool ended with a format's opening (and some prefilled reasoning) is prefixed."""
+    fmt = FORMATS["harmony" if folder == "gpt-oss" else "gemma4" if folder == "gemma-4" else "think"]
+    prompt = render(tokenizers_dir, folder, QUOTING)
+    assert prompt_opens_reasoning(prompt + fmt.opening()) is fmt
+    assert prompt_opens_reasoning(prompt + fmt.opening() + "Okay, so x < 5 and") is fmt
+    assert prompt_opens_reasoning(prompt + fmt.opening() + "r" + fmt.closing()) is None
+
+
+BARE_PROMPTS = [  # (id, prompt without chat markup, format): only its end can open a block
+    ("study-system-prompt", "Reason inside <thinking> tags, then answer inside <output> tags.\n\nQ: 2 + 2?", None),
+    ("quoted-open-mid-text", "Use <think> to start and </think> to end. Now: 2 + 2?", None),
+    ("unclosed-quote-mid-text", "Write <think> first. Question: 2 + 2?", None),
+    ("ends-with-open", "User: 2 + 2?\nAssistant: <think>", "think"),
+    ("ends-with-open-and-newline", "User: 2 + 2?\nAssistant: <think>\n", "think"),
+    ("prefill-after-open-needs-markup", "User: 2 + 2?\nAssistant: <think> Okay", None),
+]
+
+
+@pytest.mark.parametrize("prompt, expected", [pytest.param(*c[1:], id=c[0]) for c in BARE_PROMPTS])
+def test_bare_prompts(prompt, expected):
+    found = prompt_opens_reasoning(prompt)
+    assert (found.name if found else None) == expected

@@ -156,6 +156,22 @@ def test_prompt_marks_record_prefixed(record, options, expected):
     assert parsed(record, **options) == expected
 
 
+STUDY_SYSTEM = "Reason inside <thinking> tags, then answer inside <output> tags."
+CHATML_QUOTING = (f"<|im_start|>system\n{STUDY_SYSTEM}<|im_end|>\n<|im_start|>user\n2+2?<|im_end|>\n"
+                  "<|im_start|>assistant\n")
+
+
+@pytest.mark.parametrize("prompt, expected", [
+    pytest.param(f"{STUDY_SYSTEM}\n\nQ: 2+2?", ("missing", None, "4"), id="bare-prompt-quotes-a-tag"),
+    pytest.param(CHATML_QUOTING, ("missing", None, "4"), id="system-text-quotes-a-tag"),
+    pytest.param(CHATML_QUOTING + "<thinking>\n", ("truncated", "4", ""), id="generation-tail-opens"),
+    pytest.param(f"{STUDY_SYSTEM}<｜User｜>Use <think> tags.<｜Assistant｜>", ("missing", None, "4"), id="user-text-quotes-a-tag"),
+])
+def test_only_the_generation_tail_opens_a_block(prompt, expected):
+    """A tag quoted in system or user text left the study's every output `truncated` and its answer empty."""
+    assert parsed({"prompt": prompt, "response": "4"}) == expected
+
+
 # ------------------------------------------------------------------------------ pass-through, idempotence
 
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from .base import EMPTY, MISSING, STATUSES, TRUNCATED, UNSEEN, VALID, Split, TagFormat, code_spans
+from .base import EMPTY, MISSING, STATUSES, TRUNCATED, UNSEEN, VALID, Split, TagFormat, code_spans, stripped
 from .bracket import BracketFormat
 from .custom import CustomFormat
 from .gemma4 import Gemma4Format
@@ -61,6 +61,7 @@ class AutoFormat:
             "|".join(f"(?P<f{i}>(?{_flags(f)}:{f.detect_pattern}))" for i, f in enumerate(self.formats))
         )
         self._first_chars = "".join(dict.fromkeys("".join(f.first_chars for f in self.formats)))
+        self._fallbacks = [f for f in self.formats if type(f).detect_fallback is not TagFormat.detect_fallback]
         self._refiners: dict[str, list[TagFormat]] = {}
         for f in self.formats:
             if f.refines in formats:
@@ -78,7 +79,11 @@ class AutoFormat:
         if m is not None:
             fmt = self.formats[int(m.lastgroup[1:])]
         else:
-            fmt = next((f for f in self.formats if f.detect_fallback(text)), self.default)
+            fmt = next((f for f in self._fallbacks if f.detect_fallback(text)), None)
+            if fmt is None:
+                if not prefixed:  # no delimiter anywhere: nothing opens or closes a block
+                    return Split(None, stripped(text), MISSING)
+                fmt = self.default
         split = fmt.split(text, prefixed, spans)
         for refiner in self._refiners.get(fmt.name, ()):
             refined = refiner.refine(split, text)
@@ -90,16 +95,16 @@ class AutoFormat:
         # The combined pattern's scoped flags leave sre no literal to scan for, so searching
         # with it costs ~24 ns/char; every delimiter starts with one of a few characters: hop between those.
         find, match = text.find, self._any.match
-        nexts = {c: find(c, pos) for c in self._first_chars}
-        while True:
-            found = [(at, c) for c, at in nexts.items() if at >= 0]
-            if not found:
-                return None
-            at, c = min(found)
+        nexts = [(at, c) for c in self._first_chars if (at := find(c, pos)) >= 0]
+        while nexts:
+            at, c = min(nexts)
             m = match(text, at)
             if m is not None:
                 return m
-            nexts[c] = find(c, at + 1)
+            nexts.remove((at, c))
+            if (at := find(c, at + 1)) >= 0:
+                nexts.append((at, c))
+        return None
 
     def opens(self, prompt: str) -> bool:
         return prompt_opens_reasoning(prompt) is not None

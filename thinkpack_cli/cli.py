@@ -14,7 +14,7 @@ from typing import Annotated, Optional
 import typer
 
 from . import __version__
-from . import cli_distill, cli_generate, cli_training
+from . import cli_distill, cli_generate, cli_report, cli_training
 from .errors import EXIT_BUG, EXIT_INTERRUPTED, TpError
 from .options import (
     CloseTag, Field, Format, InputFormat, Inputs, OnError, OpenTag, Output, Prefixed, PromptField, Preset, Quiet,
@@ -232,6 +232,7 @@ command("mask", epilog=cli_training.MASK_EPILOG)(cli_training.mask)
 command("steer", epilog=cli_training.STEER_EPILOG)(cli_training.steer)
 command("distill", epilog=cli_distill.DISTILL_EPILOG)(cli_distill.distill)
 command("generate", epilog=cli_generate.GENERATE_EPILOG)(cli_generate.generate)
+command("report", epilog=cli_report.REPORT_EPILOG)(cli_report.report)
 
 
 def main() -> None:

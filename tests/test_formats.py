@@ -167,7 +167,37 @@ HARMONY = [
     case("stripped-spaces", "analysis We need 2+2. assistantfinal 4", N, V, "We need 2+2.", "4"),
     case("stripped-empty", "analysisassistantfinal4", N, E, "", "4"),
     case("stripped-needs-analysis-first", "The word assistantfinal alone", N, M, None, "The word assistantfinal alone"),
+    case("final-constrain", f'{AN}r{END}<|start|>assistant<|channel|>final <|constrain|>json<|message|>{{"x": 4}}{RET}',
+         N, V, "r", '{"x": 4}'),
+    case("analysis-header-constrain", f"<|channel|>analysis <|constrain|>text<|message|>r{END}{FIN}a{RET}", N, V, "r", "a"),
+    case("cut-inside-final-header", f"{AN}r{END}<|start|>assistant<|channel|>fin", N, V, "r", ""),
+    case("cut-inside-first-header", "<|channel|>analy", N, T, "", ""),
+    case("two-analysis-no-final", f"{AN}a{END}<|start|>assistant{AN}b{END}", N, V, "a\n\nb", ""),
+    case("two-analysis-then-final", f"{AN}a{END}<|start|>assistant{AN}b{END}{FIN}c{RET}", N, V, "a\n\nb", "c"),
+    case("cut-inside-second-analysis", f"{AN}a{END}<|start|>assistant{AN}b", N, T, "a\n\nb", ""),
+    case("tool-call-ends-reasoning", f"{AN}r{END}<|start|>assistant<|channel|>commentary to=functions.f <|constrain|>json"
+         "<|message|>{}<|call|>", N, V, "r", "<|start|>assistant<|channel|>commentary to=functions.f <|constrain|>json"
+         "<|message|>{}<|call|>"),
+    case("stripped-cut-inside-analysis", "analysisWe need 2+2, which", N, T, "We need 2+2, which", ""),
+    case("stripped-tool-call", 'analysisNeed the weather.assistantcommentary to=functions.get_weather json{"city": "SF"}',
+         N, V, "Need the weather.", 'commentary to=functions.get_weather json{"city": "SF"}'),
+    case("stripped-two-analysis", "analysisA.assistantanalysisB.assistantfinal4", N, V, "A.\n\nB.", "4"),
+    case("stripped-word-analysis-is-text", "analysis of the problem shows 4", N, M, None, "analysis of the problem shows 4"),
 ]
+
+HARMONY_NO_ANALYSIS = [  # (id, text, answer): status missing, the answer is the final message's body
+    ("final-only", "<|channel|>final<|message|>4<|return|>", "4"),
+    ("final-only-after-start", "<|start|>assistant<|channel|>final<|message|>4<|end|>", "4"),
+    ("final-only-constrain", '<|channel|>final <|constrain|>json<|message|>{"x": 4}<|return|>', '{"x": 4}'),
+    ("stripped-final-only", "assistantfinal4", "4"),
+    ("stripped-commentary-only", "assistantcommentary to=functions.f json{}", "commentary to=functions.f json{}"),
+]
+
+
+@pytest.mark.parametrize("text, answer", [pytest.param(*c[1:], id=c[0]) for c in HARMONY_NO_ANALYSIS])
+def test_harmony_without_analysis(text, answer):
+    for fmt in (FORMATS["harmony"], get_format("auto")):
+        assert fmt.split(text)[:3] == (None, answer, M)
 
 
 @pytest.mark.parametrize(ARGS, HARMONY)

@@ -34,6 +34,10 @@ class HarmonyFormat(TagFormat):
     rendered_close = "<|end|><|start|>assistant<|channel|>final<|message|>"
     rendered_end = "<|return|>"
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.detect_pattern += r"|<\|channel\|>"  # any channel header is harmony's: a final-only output too
+
     def detect_fallback(self, text: str) -> bool:
         return "<|" not in text and _STRIPPED_START.match(text) is not None
 

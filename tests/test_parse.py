@@ -73,7 +73,7 @@ def test_dotted_field(record, field, expected):
     pytest.param({"response": "4", "reasoning_content": "r"}, ("valid", "r", "4"), id="reasoning_content"),
     pytest.param({"response": "4", "reasoning": "r"}, ("valid", "r", "4"), id="reasoning"),
     pytest.param({"output": "4", "thinking": "r"}, ("valid", "r", "4"), id="thinking"),
-    pytest.param({"response": "4", "reasoning_content": "a", "thinking": "b"}, ("valid", "a", "4"), id="reasoning_content-first"),
+    pytest.param({"response": "4", "reasoning_content": "a", "reasoning": " a\n"}, ("valid", "a", "4"), id="two-fields-agreeing"),
     pytest.param({"output": "4", "thinking": None}, ("missing", None, "4"), id="null-sibling-ignored"),
     pytest.param({"output": "4", "reasoning": {"effort": "high"}}, ("missing", None, "4"), id="object-sibling-ignored"),
     pytest.param({"output": "", "thinking": "r"}, ("valid", "r", ""), id="blank-answer-no-finish-reason"),
@@ -83,6 +83,19 @@ def test_dotted_field(record, field, expected):
 ])
 def test_already_split(record, expected):
     assert parsed(record) == expected
+
+
+def test_two_different_reasoning_fields_are_an_error():
+    """Picking one silently (reasoning_content, by list order) hid the other server's or tool's reasoning."""
+    record = {"response": "4", "reasoning_content": "a", "thinking": "b"}
+    with pytest.raises(RecordError, match="^two different reasoning fields, 'reasoning_content' and 'thinking': "
+                                          "name the one to use with --reasoning-field$"):
+        parsed(record)
+    assert parsed(record, reasoning_field="thinking") == ("valid", "b", "4")
+    assert parsed(record, reasoning_field="reasoning_content") == ("valid", "a", "4")
+    assert parsed({"response": "r</think>4"}, reasoning_field="thinking") == ("valid", "r", "4")  # absent: split the text
+    with pytest.raises(RecordError, match="two different reasoning fields"):
+        parsed({"response": ["4", "5"], "reasoning_content": ["a", "b"], "reasoning": ["a", "c"]})
 
 
 def test_list_field_gives_lists():
@@ -378,3 +391,14 @@ def test_samples_reparse_idempotently():
     for name in ("eval_outputs.jsonl", "eval_samples_n3.jsonl"):
         once = Parser()(load(name))
         assert Parser()(copy.deepcopy(once)) == once, name
+
+
+def test_cli_two_reasoning_fields():
+    line = json.dumps({"response": "4", "reasoning_content": "a", "thinking": "b"}) + "\n"
+    proc = subprocess.run([sys.executable, "-m", "thinkpack_cli", "parse", "-q"], input=line, capture_output=True,
+                          text=True, cwd=REPO, timeout=120)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert "<stdin>:1: two different reasoning fields, 'reasoning_content' and 'thinking'" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    [out] = tp("parse", "--reasoning-field", "thinking", input=line)
+    assert (out["status"], out["reasoning"], out["reasoning_format"], out["reasoning_tag"]) == ("valid", "b", "field", "thinking")

@@ -81,11 +81,12 @@ def _root(
     pass
 
 
-def _parse_options(field, format, open_tag, close_tag, prefixed, tokenizer, prompt_field):
+def _parse_options(field, format, open_tag, close_tag, prefixed, tokenizer, prompt_field, reasoning_field=None):
     from .parse import ParseOptions
 
     return ParseOptions(field=field, format=format, open_tag=open_tag, close_tag=close_tag,
-                        prefixed=prefixed, prompt_field=prompt_field, tokenizer=tokenizer)
+                        prefixed=prefixed, prompt_field=prompt_field, tokenizer=tokenizer,
+                        reasoning_field=reasoning_field)
 
 
 @command(
@@ -109,6 +110,7 @@ def parse(
     prefixed: Prefixed = None,
     tokenizer: Tokenizer = None,
     prompt_field: PromptField = "prompt",
+    reasoning_field: Annotated[Optional[str], typer.Option("--reasoning-field", help="The field beside the text that holds reasoning a server split off (default: reasoning_content, reasoning or thinking; two that differ are an error).")] = None,
     on_error: OnError = "fail",
     input_format: InputFormat = None,
     workers: Workers = None,
@@ -122,7 +124,7 @@ def parse(
     from .parse import Parser
 
     field = presets.apply(preset, field=field)[0]
-    parser = Parser.create(_parse_options(field, format, open_tag, close_tag, prefixed, tokenizer, prompt_field))
+    parser = Parser.create(_parse_options(field, format, open_tag, close_tag, prefixed, tokenizer, prompt_field, reasoning_field))
     summary = streams.write_job(inputs or [], parser, output, label="parse", on_error=on_error,
                                 workers=workers, input_format=input_format)
     if not quiet:

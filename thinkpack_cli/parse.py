@@ -31,6 +31,7 @@ class ParseOptions:
     prefixed: bool | None = None  # None: infer (a close before any open means the prompt opened the block)
     prompt_field: str = "prompt"
     tokenizer: str | None = None
+    reasoning_field: str | None = None  # None: any of REASONING_FIELDS (two that differ are an error)
 
 
 class Parser:
@@ -45,6 +46,7 @@ class Parser:
             raise UsageError(str(e)) from None
         self.path = paths.compile(options.field) if options.field else None
         self.tokenizer = tokenizer
+        self.reasoning_fields = (options.reasoning_field,) if options.reasoning_field else REASONING_FIELDS
 
     @classmethod
     def create(cls, options: ParseOptions) -> Parser:
@@ -97,8 +99,8 @@ class Parser:
         name, parents, text = self._text(record)
         prefixed = self._prefixed(record)
         if self.path is not None and self.path.wildcard:  # one sample per match, each beside its own fields
-            return [self._split(name, t, *_beside(p, record), prefixed) for t, p in zip(text, parents)]
-        reasoning, reasoning_field, finish = _beside(parents, record)
+            return [self._split(name, t, *_beside(p, record, self.reasoning_fields), prefixed) for t, p in zip(text, parents)]
+        reasoning, reasoning_field, finish = _beside(parents, record, self.reasoning_fields)
         if isinstance(text, list):
             return [
                 self._split(name, t, _nth(reasoning, i), reasoning_field, _nth(finish, i), prefixed)
@@ -165,23 +167,34 @@ class Parser:
             record[key] = counts if many else counts[0]
 
 
-def _beside(parents: list, record: dict) -> tuple[Any, str | None, Any]:
+def _beside(parents: list, record: dict, names: tuple[str, ...]) -> tuple[Any, str | None, Any]:
     """The text's context: a reasoning field beside it (and its name), and the nearest finish_reason."""
-    reasoning_field, reasoning = _reasoning_sibling(parents[-1], record)
+    reasoning_field, reasoning = _reasoning_sibling(parents[-1], record, names)
     return reasoning, reasoning_field, _finish_reason(parents)
 
 
-def _reasoning_sibling(parent: Any, record: dict) -> tuple[str | None, Any]:
+def _reasoning_sibling(parent: Any, record: dict, names: tuple[str, ...]) -> tuple[str | None, Any]:
+    """The reasoning field beside the text. Several that agree are one (vLLM sends `reasoning` and
+    `reasoning_content` alike); two that differ are an error, never a silent pick."""
     if not isinstance(parent, dict):
         return None, None
-    for name in REASONING_FIELDS:
+    found = None
+    for name in names:
         value = parent.get(name)
         if name == "reasoning" and parent is record and "reasoning_format" in record:
             # A record tp parsed before holds our own `reasoning`: only what a server split off under that name counts.
             value = _split_by_server(value, record["reasoning_format"], record.get("reasoning_tag"))
         if isinstance(value, str) or (isinstance(value, list) and value and all(isinstance(v, (str, type(None))) for v in value)):
-            return name, value
-    return None, None
+            if found is None:
+                found = name, value
+            elif _stripped(value) != _stripped(found[1]):
+                raise RecordError(f"two different reasoning fields, {found[0]!r} and {name!r}: "
+                                  "name the one to use with --reasoning-field")
+    return found or (None, None)
+
+
+def _stripped(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else [v.strip() if isinstance(v, str) else v for v in value]
 
 
 def _split_by_server(value: Any, formats: Any, tags: Any) -> Any:

@@ -2,8 +2,9 @@
 
 Plain asyncio HTTP/1.1 with keep-alive, so a test controls every byte: a ``respond``
 function sees each request (with how many times that prompt came before) and returns
-a ``Reply``: an answer, an error status with headers, a delay, a dropped connection or
-a malformed body. It runs on its own event loop in a thread (``with TeacherServer(…)``)
+a ``Reply``: an answer, an error status with headers, a delay, a dropped connection, a
+malformed body, or a hold (no answer until the test calls ``release``; ``wait_held`` waits
+until the server holds so many, so a test acts on what the server saw, not on timing). It runs on its own event loop in a thread (``with TeacherServer(…)``)
 or as a process (``python tests/teacher_server.py --delay 0.05``, which prints its port).
 """
 
@@ -39,6 +40,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     drop: bool = False  # close the connection instead of answering
+    hold: bool = False  # answer only once the test calls TeacherServer.release()
 
 
 def answer(content: str | None, reasoning_content: str | None = None, finish: str = "stop",
@@ -69,6 +71,8 @@ class TeacherServer:
         self.requests: list[Request] = []
         self._seen: Counter = Counter()
         self.port = 0
+        self.held = 0  # requests held so far (answered or not)
+        self._held = threading.Condition()
 
     @property
     def url(self) -> str:
@@ -91,7 +95,17 @@ class TeacherServer:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join()
 
+    def release(self) -> None:
+        """Answer every held request, and every later one at once."""
+        self._loop.call_soon_threadsafe(self._release.set)
+
+    def wait_held(self, count: int, timeout: float = 60.0) -> bool:
+        """Wait until ``count`` requests in all have been held; False if that took over ``timeout``."""
+        with self._held:
+            return self._held.wait_for(lambda: self.held >= count, timeout)
+
     async def start(self):
+        self._release = asyncio.Event()
         server = await asyncio.start_server(self._serve, "127.0.0.1", self.port, backlog=1024)
         self.port = server.sockets[0].getsockname()[1]
         return server
@@ -110,6 +124,11 @@ class TeacherServer:
                     self._seen[request.prompt] += 1
                 self.requests.append(request)
                 reply = self.respond(request)
+                if reply.hold:
+                    with self._held:
+                        self.held += 1
+                        self._held.notify_all()
+                    await self._release.wait()
                 if reply.delay:
                     await asyncio.sleep(reply.delay)
                 if reply.drop:

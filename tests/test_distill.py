@@ -12,7 +12,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -293,6 +292,125 @@ def test_a_redirect_is_not_followed_with_the_key(tmp_path):
     assert elsewhere.requests == []
 
 
+def test_the_key_echoed_in_an_answer_is_blanked_in_the_output(tmp_path):
+    """Proves a 200 answer that repeats the key (in reasoning_content, in content, and JSON-escaped
+    as \\u0073k-…) is written with the key blanked everywhere."""
+    escaped = answer(f"<think>it uses {KEY}</think>4").body.replace(KEY.encode(), b"\\u0073" + KEY[1:].encode())
+    assert KEY.encode() not in escaped
+    script = {"echo": [answer(f"4, says {KEY}", reasoning_content=f"the key is {KEY}.")], "escaped": [Reply(body=escaped)]}
+    records = write_records(tmp_path / "in.jsonl", script)
+    with TeacherServer(scripted(script)) as server:
+        result = tp_distill(server, str(records), "-o", str(tmp_path / "out.jsonl"))
+    assert result.exit_code == 0, result.output
+    out = by_id(tmp_path / "out.jsonl")
+    assert out["echo"]["reasoning"] == "the key is [API key]."
+    assert out["escaped"]["reasoning"] == "it uses [API key]"
+    assert_key_nowhere(result, tmp_path / "out.jsonl")
+
+
+def test_a_long_error_body_is_cut_after_the_key_is_blanked(tmp_path):
+    """Proves a 500 body that is not JSON, with the key across the 200 characters kept, leaves no
+    piece of the key in the errors file."""
+    body = b"x" * 190 + KEY.encode() + b"y" * 50
+    records = write_records(tmp_path / "in.jsonl", ["down"])
+    with TeacherServer(lambda request: Reply(500, body)) as server:
+        result = tp_distill(server, str(records), "-o", str(tmp_path / "out.jsonl"), "--max-retries", "0")
+    reason = by_id(tmp_path / "out.errors.jsonl")["down"]["reason"]
+    assert reason.startswith("HTTP 500: " + "x" * 190) and "[API key]" in reason
+    assert KEY[:7] not in (tmp_path / "out.errors.jsonl").read_text() and KEY[:7] not in result.output
+
+
+def test_a_redirect_location_holding_the_key_is_blanked(tmp_path):
+    records = write_records(tmp_path / "in.jsonl", ["a"])
+    moved = Reply(307, b"", {"Location": f"http://127.0.0.1:1/v1/chat/completions?api_key={KEY}"})
+    with TeacherServer(lambda request: moved) as server:
+        result = tp_distill(server, str(records), "-o", str(tmp_path / "out.jsonl"))
+    assert result.exit_code == 2 and "redirects to http://127.0.0.1:1/v1/chat/completions?api_key=[API key]" in result.stderr
+    assert_key_nowhere(result, tmp_path / "out.jsonl", tmp_path / "out.errors.jsonl")
+
+
+def test_retry_after_is_capped_by_max_retry_wait_and_said(tmp_path):
+    """Proves Retry-After: 999999 waits --max-retry-wait (0.3 s), not eleven days, and says so."""
+    records = write_records(tmp_path / "in.jsonl", ["busy"])
+    script = {"busy": [error(429, headers={"Retry-After": "999999"}), GOOD]}
+    with TeacherServer(scripted(script)) as server:
+        result = tp_distill(server, str(records), "-o", str(tmp_path / "out.jsonl"), "--max-retry-wait", "0.3")
+    assert result.exit_code == 0, result.output
+    first, second = (r.at for r in server.requests)
+    assert second - first >= 0.3
+    assert "asks to wait 999999 s before retrying (Retry-After); waiting 0.3 s at most (--max-retry-wait)" in result.stderr
+    tally = distill.Tally(capped_waits=1)
+    assert "1 Retry-After waits cut to --max-retry-wait" in distill.Progress(tally, show=False).status()
+
+
+def test_a_response_body_over_the_cap_is_not_read(tmp_path):
+    """Proves a body over max_response_bytes fails its record (named, after the retries) instead of being read whole."""
+    records = write_records(tmp_path / "in.jsonl", ["huge", "fine"])
+    huge = answer("<think>" + "x" * 50_000 + "</think>4")
+    tally = distill.Tally()
+    with TeacherServer(scripted({"huge": [huge]})) as server:
+        options = distill.DistillOptions(server.url, "teacher", max_response_bytes=10_000, max_retries=1, backoff=0.001)
+        distill.run([str(records)], options, str(tmp_path / "out.jsonl"), tally, api_key=KEY, show_progress=False)
+    assert (tally.done, tally.failed) == (1, 1)
+    reason = by_id(tmp_path / "out.errors.jsonl")["huge"]["reason"]
+    assert re.fullmatch(r"response of [\d,]+ bytes, over the 10,000 read \(after 2 tries\)", reason), reason
+
+
+def test_absurd_usage_counts_do_not_abort_the_run(tmp_path):
+    """Proves usage counts no JSON line can hold (1e30), negative or not numbers are kept as unknown
+    (null), the record done and the tokens summed from the sane ones."""
+    script = {"huge": [answer("<think>x</think>4", prompt_tokens=1e30, completion_tokens=-5)],
+              "words": [Reply(body=answer("<think>x</think>4").body.replace(b'"prompt_tokens": 10', b'"prompt_tokens": "many"'))],
+              "fine": [answer("<think>x</think>4", prompt_tokens=7, completion_tokens=3)]}
+    records = write_records(tmp_path / "in.jsonl", script)
+    with TeacherServer(scripted(script)) as server:
+        result = tp_distill(server, str(records), "-o", str(tmp_path / "out.jsonl"))
+    assert result.exit_code == 0, result.output
+    out = by_id(tmp_path / "out.jsonl")
+    assert (out["huge"]["distill"]["prompt_tokens"], out["huge"]["distill"]["completion_tokens"]) == (None, None)
+    assert (out["words"]["distill"]["prompt_tokens"], out["words"]["distill"]["completion_tokens"]) == (None, 20)
+    assert "tokens: 7 prompt + 23 completion" in result.stderr
+
+
+# ---------------------------------------------------------------------------- inputs and outputs
+
+
+@pytest.mark.parametrize("question", [["What is 2 + 2?"], 42, "", "   ", {"text": "hi"}], ids=["list", "int", "empty", "blank", "dict"])
+def test_a_question_that_is_not_text_is_refused_not_sent(tmp_path, question):
+    """Proves a question that is no text is a record error (the run stops before paying for anything)
+    and, with --on-error skip, that record alone is reported and never sent as a Python repr."""
+    records = tmp_path / "in.jsonl"
+    records.write_text(json.dumps({"id": "bad", "question": question, "answer": "4"}) + "\n"
+                       + json.dumps({"id": "good", "question": "Question good?", "answer": "4"}) + "\n")
+    with TeacherServer(scripted({})) as server:
+        stopped = tp_distill(server, str(records), "-o", str(tmp_path / "a.jsonl"))
+        assert stopped.exit_code == 2 and "in.jsonl:1: field 'question' is" in stopped.stderr
+        assert server.requests == []
+        skipped = tp_distill(server, str(records), "-o", str(tmp_path / "b.jsonl"), "--on-error", "skip")
+    assert skipped.exit_code == 0, skipped.output
+    assert [r.prompt.count("Question good?") for r in server.requests] == [1]
+    assert re.search(r"skipped .*in\.jsonl:1: field 'question' is (list|int|dict|empty)", skipped.stderr)
+
+
+def test_outputs_that_are_one_file_or_an_input_are_refused(tmp_path):
+    """Proves -o X --errors X (also through a symlink) and an output that is an input exit 2 before
+    a request, leaving the files as they were."""
+    records = write_records(tmp_path / "in.jsonl", ["a"])
+    out = tmp_path / "out.jsonl"
+    out.write_text("")
+    (tmp_path / "link.jsonl").symlink_to(out)
+    with TeacherServer(scripted({})) as server:
+        same = tp_distill(server, str(records), "-o", str(out), "--errors", str(out))
+        linked = tp_distill(server, str(records), "-o", str(out), "--errors", str(tmp_path / "link.jsonl"))
+        looped = tp_distill(server, str(records), "-o", str(records))
+        errors_in = tp_distill(server, str(records), "-o", str(out), "--errors", str(records))
+        assert server.requests == []
+    assert same.exit_code == linked.exit_code == 2 and "are the same file" in same.stderr and "are the same file" in linked.stderr
+    assert looped.exit_code == 2 and f"input {records} is also the output (-o {records})" in looped.stderr
+    assert errors_in.exit_code == 2 and "is also the output (--errors" in errors_in.stderr
+    assert out.read_text() == "" and records.read_text().count("\n") == 1
+
+
 # ---------------------------------------------------------------------------- nothing lost, nothing twice
 
 
@@ -399,38 +517,43 @@ def _start_tp(server: TeacherServer, records: Path, out: Path) -> subprocess.Pop
     )
 
 
-def _wait_for_lines(path: Path, count: int, process: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 60
-    while not (path.exists() and path.read_bytes().count(b"\n") >= count):
-        assert process.poll() is None, process.stderr.read()
-        assert time.monotonic() < deadline
-        time.sleep(0.005)
-
-
 @pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGINT], ids=["kill-9", "ctrl-c"])
 def test_killed_runs_then_a_rerun_give_every_record_exactly_once(tmp_path, stop):
+    """Proves kills at three points, then a rerun, give every record once, none asked twice. The
+    server answers a set number of requests and holds the rest: the signal goes once it holds one
+    request per worker, so every answered record is on disk and the run cannot have finished."""
     names = [f"r{i}" for i in range(240)]
     records = write_records(tmp_path / "in.jsonl", names)
     out = tmp_path / "out.jsonl"
-    slow = answer("<think>Adding slowly.</think>4", delay=0.02)
-    with TeacherServer(lambda request: slow) as server:
-        for at in (1, 60, 150):
+    budget, answered = [0], [0]
+
+    def respond(request):
+        if answered[0] < budget[0]:
+            answered[0] += 1
+            return GOOD
+        return Reply(GOOD.status, GOOD.body, hold=True)
+
+    with TeacherServer(respond) as server:
+        for round, at in enumerate((1, 60, 150), 1):
+            budget[0] = at
             process = _start_tp(server, records, out)
-            _wait_for_lines(out, at, process)
+            assert server.wait_held(8 * round), "the run never sent a request past the answered ones"
             process.send_signal(stop)
             assert process.wait(timeout=60) == (-signal.SIGKILL if stop == signal.SIGKILL else 130)
             if stop == signal.SIGINT:
                 assert "not finished (interrupted)" in process.stderr.read().decode()
-        data = out.read_bytes()
-        written = {json.loads(line)["id"] for line in data[: data.rfind(b"\n") + 1].splitlines()}
+            assert out.read_bytes().count(b"\n") == at  # each answered record written, whole, once
+        written = {r["id"] for r in read_jsonl(out)}
         asked_before = len(server.requests)
+        budget[0] = len(names) * 2
+        server.release()
         final = _start_tp(server, records, out)
         _, stderr = final.communicate(timeout=120)
     assert final.returncode == 0, stderr.decode()
     ids = [r["id"] for r in read_jsonl(out)]
     assert sorted(ids) == sorted(names)  # every record exactly once
     rerun = [re.search(r"Question (\w+)\?", r.prompt)[1] for r in server.requests[asked_before:]]
-    assert written and not written & set(rerun)  # nothing finished before the kills was asked for again
+    assert len(written) == 150 and not written & set(rerun)  # nothing finished before the kills was asked for again
     assert KEY not in stderr.decode() + out.read_text()
 
 

@@ -35,6 +35,7 @@ def distill(
     max_retries: Annotated[int, typer.Option("--max-retries", min=0, help="Retries of a request after a 429, a 5xx, a timeout or a dropped connection.")] = 6,
     timeout: Annotated[float, typer.Option("--timeout", min=0.001, help="Seconds a request may take in all.")] = 120.0,
     backoff: Annotated[float, typer.Option("--backoff", min=0.0, help="Seconds before the first retry, doubling with each (with jitter, up to a minute); a Retry-After header waits longer.")] = 1.0,
+    max_retry_wait: Annotated[float, typer.Option("--max-retry-wait", min=0.0, help="Longest wait a server's Retry-After gets; one asking more is retried after this (said on stderr).")] = 60.0,
     temperature: Annotated[Optional[float], typer.Option("--temperature", min=0.0, help="Sampling temperature (default: the server's).")] = None,
     max_tokens: Annotated[Optional[int], typer.Option("--max-tokens", min=1, help="Most tokens per answer (default: the server's); an answer cut off there is no trace.")] = None,
     prompt_template: Annotated[Optional[str], typer.Option("--prompt-template", help="Jinja file for the user message; it sees record, question, answer (gold) and attempt (default: the mode's own).")] = None,
@@ -53,7 +54,7 @@ def distill(
 ):
     """Get reasoning traces for records from a [b]teacher model[/b] behind an OpenAI-compatible API.
 
-    Appends each record with reasoning (solve: also response and correct; feedback: feedback and guided_solution) and a distill field (key, model, tokens) as soon as it is done. The API key is sent to --base-url only and never printed or written.
+    Appends each record with reasoning (solve: also response and correct; feedback: feedback and guided_solution) and a distill field (key, model, tokens) as soon as it is done. The API key is sent to --base-url only and never printed or written, even where the server echoes it. A question must be non-empty text.
     """
     import os
 
@@ -68,6 +69,7 @@ def distill(
         base_url=base_url, model=model, mode=mode, n=n, keep=keep, concurrency=concurrency, max_retries=max_retries,
         timeout=timeout, backoff=backoff, temperature=temperature, max_tokens=max_tokens, template=prompt_template,
         id_field=id_field, question_field=question_field, gold_field=gold, grader=grader, retry_rejected=retry_rejected,
+        max_retry_wait=max_retry_wait,
     )
     tally = distilling.Tally()
 

@@ -52,7 +52,7 @@ WRITES = {
 }
 META = "distill"  # the output field with the record's key and the sample's provenance
 MAX_BACKOFF = 60.0
-MAX_RETRY_AFTER = 600.0  # a server asking for longer is waited on this long at most
+MAX_RESPONSE_BYTES = 64 << 20  # a longer body is a misbehaving server, not an answer: it is not read on
 GRADE_TIMEOUT = 5.0
 # The status codes that say the run itself is misconfigured: every record would get the same.
 REFUSALS = {401: "the API key was refused", 403: "the API key was refused", 404: "no such model or endpoint"}
@@ -79,6 +79,8 @@ class DistillOptions:
     gold_field: str | None = None
     grader: str = "math"
     retry_rejected: bool = False
+    max_retry_wait: float = 60.0  # the longest wait a Retry-After header gets
+    max_response_bytes: int = MAX_RESPONSE_BYTES
 
 
 def check_options(options: DistillOptions) -> None:
@@ -109,6 +111,7 @@ class Tally:
     todo: int = 0  # records this run sends to the teacher
     lines: int = 0  # output lines written: one per kept sample
     retries: int = 0
+    capped_waits: int = 0  # Retry-After waits cut to --max-retry-wait
     prompt_tokens: int = 0
     completion_tokens: int = 0
     seconds: float = 0.0  # spent asking
@@ -163,12 +166,12 @@ class Prompter:
         values: dict[str, Any] = {"record": record}
         if "question" in self.uses:
             fields = (self.options.question_field,) if self.options.question_field else QUESTION_FIELDS
-            values["question"] = _first(record, fields, "question", "--question-field")
+            values["question"] = _text(*_first(record, fields, "question", "--question-field"))
         gold = None
         if "answer" in self.uses or self.options.mode == "solve":
-            gold = values["answer"] = _first(record, self.gold_fields, "gold answer", "--gold")
+            gold = values["answer"] = _first(record, self.gold_fields, "gold answer", "--gold")[1]
         if "attempt" in self.uses:
-            values["attempt"] = _first(record, ("attempt",), "student attempt", None)
+            values["attempt"] = _text(*_first(record, ("attempt",), "student attempt", None))
         try:
             prompt = self.template.render(values)
         except self._error as e:
@@ -178,12 +181,22 @@ class Prompter:
         return prompt, gold
 
 
-def _first(record: dict, names: tuple[str, ...], what: str, option: str | None) -> Any:
+def _first(record: dict, names: tuple[str, ...], what: str, option: str | None) -> tuple[str, Any]:
+    """The first of ``names`` the record has, and its value."""
     for name in names:
         if record.get(name) is not None:
-            return record[name]
+            return name, record[name]
     hint = f" (name it with {option})" if option else ""
     raise RecordError(f"no {what} field: looked for {', '.join(names)}{hint}")
+
+
+def _text(name: str, value: Any) -> str:
+    """A field sent to the teacher as text: a list or a number would be sent, and paid for, as its Python repr."""
+    if not isinstance(value, str):
+        raise RecordError(f"field {name!r} is {type(value).__name__}, not text: nothing to ask the teacher")
+    if not value.strip():
+        raise RecordError(f"field {name!r} is empty: nothing to ask the teacher")
+    return value
 
 
 def record_key(record: dict, id_field: str | None) -> str:
@@ -319,6 +332,29 @@ def _keyed(key: str) -> str:
     return "by content (no --id)" if key.startswith("hash") else f"by --id {key.split(':')[1]}"
 
 
+def check_paths(inputs: list[str], output: str, errors: str) -> None:
+    """Two outputs in one file would overwrite the paid traces with error entries; an output that is
+    also an input would be read while it grows."""
+    if _same_file(output, errors):
+        raise UsageError(f"-o {output} and --errors {errors} are the same file: the error entries would "
+                         "overwrite the traces; name two files")
+    for path in inputs or ["-"]:
+        for name, out in (("-o", output), ("--errors", errors)):
+            if _same_file(path, out):
+                shown = "stdin" if path == "-" else f"input {path}"
+                raise UsageError(f"{shown} is also the output ({name} {out}): write the results to another file")
+
+
+def _same_file(a: str, b: str) -> bool:
+    """Whether two paths (``-``: stdin) name one file: by device and inode when both exist, else by resolved path."""
+    try:
+        left = os.fstat(0) if a == "-" else os.stat(a)
+        right = os.stat(b)
+        return (left.st_dev, left.st_ino) == (right.st_dev, right.st_ino)
+    except OSError:
+        return a != "-" and os.path.realpath(a) == os.path.realpath(b)
+
+
 def errors_path(output: str) -> str:
     stem, _ = os.path.splitext(output)
     return f"{stem}.errors.jsonl"
@@ -395,8 +431,8 @@ class Completion:
     content: str
     reasoning: str | None  # what the server split off itself (reasoning_content / reasoning)
     finish: str | None
-    prompt_tokens: int
-    completion_tokens: int
+    prompt_tokens: int | None  # None: the server's count was no count
+    completion_tokens: int | None
 
 
 class Failed(Exception):
@@ -407,9 +443,9 @@ class Teacher:
     """Chat completions over one aiohttp session: keep-alive connections, at most
     ``concurrency`` open, retries with exponential backoff and jitter.
 
-    The API key lives only in the session's headers; nothing the server says is
-    repeated without the key blanked out, and redirects are not followed (they
-    would carry the key elsewhere).
+    The API key lives only in the session's headers. Whatever the server sends (a body,
+    an answer, a header) has the key blanked out as it arrives, before it is parsed, cut
+    or repeated; redirects are not followed (they would carry the key elsewhere).
     """
 
     def __init__(self, options: DistillOptions, api_key: str | None, tally: Tally):
@@ -418,6 +454,7 @@ class Teacher:
         self.options = options
         self.tally = tally
         self._key = api_key
+        self._key_bytes = api_key.encode() if api_key else None
         self._headers = {"Content-Type": "application/json"}
         if api_key:
             self._headers["Authorization"] = f"Bearer {api_key}"
@@ -453,21 +490,25 @@ class Teacher:
             wait = None
             try:
                 async with self._session.post(self.url, data=body, allow_redirects=False) as response:
-                    status, headers, data = response.status, response.headers, await response.read()
+                    status, headers = response.status, response.headers
+                    data = self.redact_bytes(await self._read(response))
             except asyncio.TimeoutError:
                 reason = f"no answer within {self.options.timeout:g} s"
             except aiohttp.ClientError as e:
-                reason = f"connection failed ({type(e).__name__}{': ' + str(e) if str(e) else ''})"
+                reason = self.redact(f"connection failed ({type(e).__name__}{': ' + str(e) if str(e) else ''})")
+            except TooLarge as e:
+                reason = str(e)
             else:
                 if status == 200:
                     try:
-                        return _completion(data)
+                        return _completion(data, self.redact)
                     except ValueError as e:
                         reason = f"malformed response: {e}"
                 else:
-                    reason = f"HTTP {status}: {self.redact(_server_message(data))}"
+                    reason = f"HTTP {status}: {_server_message(data)}"
                     if 300 <= status < 400:
-                        raise UsageError(f"{self.url} redirects to {headers.get('Location', '?')}; tp sends the key "
+                        location = self.redact(headers.get("Location", "?"))
+                        raise UsageError(f"{self.url} redirects to {location}; tp sends the key "
                                          "only to --base-url: give the final address there")
                     if status in REFUSALS:
                         raise UsageError(f"{self.url}: {REFUSALS[status]} ({reason})")
@@ -480,20 +521,58 @@ class Teacher:
             self.tally.retries += 1
             await asyncio.sleep(self.delay(attempt, wait))
 
+    async def _read(self, response) -> bytes:
+        """The body, read no further than ``max_response_bytes``."""
+        cap = self.options.max_response_bytes
+        if (response.content_length or 0) > cap:
+            raise TooLarge(f"response of {response.content_length:,} bytes, over the {cap:,} read")
+        chunks, size = [], 0
+        async for chunk in response.content.iter_chunked(1 << 16):
+            size += len(chunk)
+            if size > cap:
+                raise TooLarge(f"response over the {cap:,} bytes read")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
     def delay(self, attempt: int, retry_after: float | None) -> float:
         """Seconds before try ``attempt + 1``: doubling from ``--backoff``, half of it random so
-        that workers turned away together do not come back together; at least Retry-After."""
+        that workers turned away together do not come back together; at least Retry-After,
+        up to ``--max-retry-wait`` (said once on stderr, and in the progress line)."""
         ceiling = min(MAX_BACKOFF, self.options.backoff * 2 ** (attempt - 1))
         jitter = self._random.uniform(0, ceiling / 2)
-        if retry_after is not None:
-            return min(retry_after, MAX_RETRY_AFTER) + jitter
-        return ceiling / 2 + jitter
+        if retry_after is None:
+            return ceiling / 2 + jitter
+        cap = self.options.max_retry_wait
+        if retry_after > cap:
+            if not self.tally.capped_waits:
+                console.say(f"tp distill: the server asks to wait {retry_after:g} s before retrying (Retry-After); "
+                            f"waiting {cap:g} s at most (--max-retry-wait)")
+            self.tally.capped_waits += 1
+            return cap
+        return retry_after + min(jitter, cap - retry_after)
 
     def redact(self, text: str) -> str:
         return text.replace(self._key, "[API key]") if self._key else text
 
+    def redact_bytes(self, data: bytes) -> bytes:
+        return data.replace(self._key_bytes, b"[API key]") if self._key_bytes else data
 
-def _completion(data: bytes) -> Completion:
+
+class TooLarge(Exception):
+    """A response body over ``max_response_bytes``."""
+
+
+def _token_count(value: Any) -> int | None:
+    """A usage count as a server should send it: a whole number a JSON line can hold; None otherwise
+    (1e30, -5, "many": the record is kept, the count is unknown)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if not (0 <= value < 2**53) or value != int(value):
+        return None
+    return int(value)
+
+
+def _completion(data: bytes, redact=lambda text: text) -> Completion:
     try:
         body = orjson.loads(data)
     except orjson.JSONDecodeError:
@@ -507,8 +586,9 @@ def _completion(data: bytes) -> Completion:
         if not isinstance(content, str) or not isinstance(reasoning, (str, type(None))):
             raise TypeError
         usage = body.get("usage") or {}
-        return Completion(content, reasoning, choice.get("finish_reason"),
-                          int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0))
+        # The body's bytes were redacted; an escaped key (\u0073k-…) is only whole once decoded.
+        return Completion(redact(content), None if reasoning is None else redact(reasoning), choice.get("finish_reason"),
+                          _token_count(usage.get("prompt_tokens") or 0), _token_count(usage.get("completion_tokens") or 0))
     except (KeyError, IndexError, TypeError, AttributeError, ValueError):
         raise ValueError("no choices[0].message with text content") from None
 
@@ -624,8 +704,9 @@ class Progress:
     def status(self) -> str:
         t = self.tally
         rate = (t.done + t.rejected + t.failed) / max(time.monotonic() - self.started, 1e-9)
+        capped = f" · {t.capped_waits} Retry-After waits cut to --max-retry-wait" if t.capped_waits else ""
         return (f"{t.done} done · {t.rejected} rejected · {t.failed} failed · {rate:.1f}/s · "
-                f"tokens {_short(t.prompt_tokens)} in + {_short(t.completion_tokens)} out")
+                f"tokens {_short(t.prompt_tokens)} in + {_short(t.completion_tokens)} out{capped}")
 
 
 def _short(count: int) -> str:
@@ -684,8 +765,8 @@ class Distiller:
         try:
             for index in range(options.n):
                 completion = await self.teacher.complete(job.prompt)
-                tally.prompt_tokens += completion.prompt_tokens
-                tally.completion_tokens += completion.completion_tokens
+                tally.prompt_tokens += completion.prompt_tokens or 0
+                tally.completion_tokens += completion.completion_tokens or 0
                 sample = judge(completion, options.mode, self.parser, index)
                 if isinstance(sample, str):
                     reasons.append(sample)
@@ -730,6 +811,7 @@ def run(paths: list[str], options: DistillOptions, output: str, tally: Tally, *,
     """Distill every record of ``paths`` not yet finished in ``output``; counts go to ``tally``
     (the caller's, so it is there to report when a run is interrupted)."""
     check_options(options)
+    check_paths(paths, output, errors or errors_path(output))
     prompter = Prompter(options)
     ledger = Ledger(output, errors, "hash" if options.id_field is None else f"id:{options.id_field}")
     try:

@@ -7,9 +7,11 @@ builds them), for the same prompts and the same token counts (T reasoning + A an
   single   one phase: the base model continues each prompt for T + A tokens
   hybrid   tp generate --hybrid: T tokens by the base model (budget cut), the close, A by the adapter
 
-The ratio hybrid / single is the price of the second phase's prefill and the adapter; on vLLM
-with prefix caching the goal is at most 1.1x. Keeps the best of ``--rounds`` runs; writes
-bench/data/generate_results.json.
+The ratio hybrid / single is the price of the second phase's prefill and the adapter. It also
+prints what each phase asked of the engine (``Generator.cost``): prompt tokens prefilled and
+tokens decoded. Phase 2 prefills prompt + reasoning again, and on vLLM too: its prefix cache
+keys blocks by LoRA adapter, so the adapter's phase 2 reuses none of the base model's phase 1.
+Keeps the best of ``--rounds`` runs; writes bench/data/generate_results.json.
 """
 
 from __future__ import annotations
@@ -73,15 +75,26 @@ def main() -> None:
                 times.append(time.perf_counter() - start)
             return min(times)
 
-        assert all(c.tokens == args.think + args.answer for c in single())
+        one = single()
+        assert all(c.tokens == args.think + args.answer for c in one)
         assert all((r["think_tokens"], r["answer_tokens"]) == (args.think, args.answer)
                    for r in hybrid([{"prompt": p} for p in prompts])), "a sample stopped early: unequal token counts"
+        cost = {phase: dict(vars(c)) for phase, c in hybrid.cost.items()}  # one run's, copied before the timed runs add to it
+        cost["single"] = {"calls": 1, "prompts": len(one), "prefilled": sum(c.prompt_tokens for c in one),
+                          "decoded": sum(c.tokens for c in one)}
         single_s = best(single)
         hybrid_s = best(lambda: hybrid([{"prompt": p} for p in prompts]))
     result = {"prompts": args.prompts, "think_tokens": args.think, "answer_tokens": args.answer,
-              "single_s": round(single_s, 3), "hybrid_s": round(hybrid_s, 3), "ratio": round(hybrid_s / single_s, 3)}
+              "single_s": round(single_s, 3), "hybrid_s": round(hybrid_s, 3), "ratio": round(hybrid_s / single_s, 3),
+              "cost": cost}
     print(f"tp generate, transformers, tiny Llama, {args.prompts} prompts x ({args.think} + {args.answer}) tokens: "
           f"single {single_s:.2f} s, hybrid {hybrid_s:.2f} s, ratio {hybrid_s / single_s:.2f}x")
+    for phase, c in (("hybrid phase 1 (base)", cost["think"]), ("hybrid phase 2 (adapter)", cost["answer"]),
+                     ("single", cost["single"])):
+        print(f"  {phase}: {c['calls']} calls, {c['prefilled']:,} prompt tokens prefilled, {c['decoded']:,} decoded")
+    extra = cost["think"]["prefilled"] + cost["answer"]["prefilled"] - cost["single"]["prefilled"]
+    print(f"  hybrid prefills {extra:,} tokens more than single ({extra / args.prompts:.0f} per sample: "
+          "prompt + reasoning + close again, under the adapter)")
     out = ROOT / "bench" / "data"
     out.mkdir(parents=True, exist_ok=True)
     (out / "generate_results.json").write_text(json.dumps(result, indent=2) + "\n")

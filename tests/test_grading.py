@@ -176,12 +176,12 @@ PATHOLOGICAL = (r"$9^{9^{9^{9}}}$", "5")
 
 def test_timeout_kills_stuck_item_and_grades_the_rest():
     good = [("2,280", "2280"), (r"$\frac12$", "0.5"), ("4", "5"), ("x=3", "3")]
-    # One worker, 12 distinct items: chunks of 3, so the stuck item has chunk mates after it.
-    pairs = [(f"{n}/2", f"{n / 2}") for n in range(4)] + [PATHOLOGICAL] + good + [(f"{n}", f"{n}.0") for n in range(3)]
+    # One worker, 40 distinct items: chunks of 3, so the stuck item has chunk mates after it.
+    pairs = [(f"{n}/2", f"{n / 2}") for n in range(4)] + [PATHOLOGICAL] + good + [(f"{n}", f"{n}.0") for n in range(31)]
     pairs.append(PATHOLOGICAL)  # a duplicate: graded once, but counted per record
     with Grader("math", timeout=0.5, workers=1) as grader:
         verdicts = grader.verdicts(pairs)
-        assert [v.correct for v in verdicts] == [True] * 4 + [False, True, True, False, True] + [True] * 3 + [False]
+        assert [v.correct for v in verdicts] == [True] * 4 + [False, True, True, False, True] + [True] * 31 + [False]
         assert verdicts[4].status == TIMEOUT
         assert grader.timeouts == 2
         # The replacement worker keeps serving later calls.

@@ -128,7 +128,8 @@ def has_math_delimiters(text: str) -> bool:
 
 
 def is_sequence(answer: str) -> bool:
-    return _SEQUENCE.search(answer.strip()) is not None
+    """A grid or list of plain values (LaTeX spanning lines, say a matrix, is not one)."""
+    return "\\" not in answer and "$" not in answer and _SEQUENCE.search(answer.strip()) is not None
 
 
 def normalise(answer: str) -> str:

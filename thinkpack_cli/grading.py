@@ -32,7 +32,9 @@ UNPARSABLE = "unparsable"  # an answer, but no expression Math-Verify (or the te
 TIMEOUT = "timeout"  # grading took longer than the timeout
 ERROR = "error"  # the grading process died on the item
 GRADE_STATUSES = (GRADED, NO_ANSWER, NO_GOLD, UNPARSABLE, TIMEOUT, ERROR)
-_MAX_CHUNK = 64  # items per message to a worker: fewer messages, yet several chunks each to even out the load
+# Items per message to a worker: fewer messages, yet many chunks each, since a few answers take
+# seconds of sympy (a worker stuck on one should not hold many others behind it).
+_MAX_CHUNK = 16
 
 
 class Verdict(NamedTuple):
@@ -118,12 +120,32 @@ def _grade_letter(region: str, choice: str) -> Verdict:
 
 
 def _grade_expression(region: str, contained: bool, gold: str) -> Verdict:
-    predicted = _parse_prediction(region, contained)
+    gold_text, pred_text, reading = expression_inputs(region, contained, gold)
+    predicted = _parse(pred_text, reading) if pred_text is not None else []
     if not predicted:
         return Verdict(False, None, UNPARSABLE, "math_verify")
     _, verify = _math_verify()
-    correct = bool(verify(_parse_gold(gold), predicted, timeout_seconds=None))
+    correct = bool(verify(_parse(gold_text, GOLD), predicted, timeout_seconds=None))
     return Verdict(correct, _shown(predicted), GRADED, "math_verify")
+
+
+GOLD, PREDICTION = 1, 0  # which of ``math_verify_configs`` reads a text
+
+
+def expression_inputs(region: str, contained: bool, gold: str) -> tuple[str, str | None, int]:
+    """What the rule hands Math-Verify: the gold's text (read as ``GOLD``), the prediction's text
+    and how it is read. Outside a container, the whole answer as a prediction (boxed first);
+    inside one, the container's answer alone, read like a gold."""
+    if not contained:
+        return _as_math(gold), region, PREDICTION
+    text = answers.text_answer(region, True)
+    if text is not None and answers.last_boxed(region) is None and answers.has_math_delimiters(region):
+        text = region  # \(…\) or $…$ inside the container: Math-Verify finds it
+    return _as_math(gold), None if text is None else _as_math(text), GOLD
+
+
+def _as_math(text: str) -> str:
+    return text if answers.has_math_delimiters(text) else f"${text}$"
 
 
 def _shown(parsed: list) -> str:
@@ -131,24 +153,10 @@ def _shown(parsed: list) -> str:
     return parsed[-1] if isinstance(parsed[-1], str) else str(parsed[0])
 
 
-@lru_cache(maxsize=65536)  # golds recur once per sampled prediction
-def _parse_gold(gold: str) -> list:
+@lru_cache(maxsize=65536)  # golds recur once per sampled prediction, and samples repeat answers
+def _parse(text: str, reading: int) -> list:
     parse, _ = _math_verify()
-    text = gold if answers.has_math_delimiters(gold) else f"${gold}$"
-    return parse(text, _configs()[1], parsing_timeout=None) or parse(gold, _configs()[1], parsing_timeout=None)
-
-
-@lru_cache(maxsize=65536)  # samples repeat answers
-def _parse_prediction(region: str, contained: bool) -> list:
-    parse, _ = _math_verify()
-    if contained:  # a container holds the answer alone: read it like a gold
-        text = answers.text_answer(region, True)
-        if text is None:
-            return []
-        if answers.last_boxed(region) is None and answers.has_math_delimiters(region):
-            text = region  # \(…\) or $…$ inside the container: Math-Verify finds it
-        return _parse_gold(text)
-    return parse(region, _configs()[0], parsing_timeout=None)
+    return parse(text, math_verify_configs()[reading], parsing_timeout=None)
 
 
 @lru_cache(maxsize=32)
@@ -162,7 +170,7 @@ def _parse_letter(region: str, last: str) -> str | None:
 
 
 @lru_cache(maxsize=None)
-def _configs():
+def math_verify_configs():
     """(prediction configs, gold configs), as lighteval's math metrics use them."""
     from math_verify import ExprExtractionConfig, LatexExtractionConfig
 
@@ -247,7 +255,7 @@ class Grader:
     def _run(self, items: list[tuple[int, tuple]], results: list, progress) -> None:
         """Sets ``results[i]`` by ``grade_math`` for each (i, pair) in ``items``, spread over
         the workers in chunks; an item whose worker went silent or died gets its status."""
-        size = max(1, min(_MAX_CHUNK, math.ceil(len(items) / (4 * self.workers))))
+        size = max(1, min(_MAX_CHUNK, math.ceil(len(items) / (16 * self.workers))))
         chunks = deque(items[start : start + size] for start in range(0, len(items), size))
         workers = self._start_workers(min(self.workers, len(chunks)))
         while chunks or any(worker.pending for worker in workers):
@@ -283,7 +291,7 @@ class Grader:
             context = multiprocessing.get_context("fork" if "fork" in methods else None)
             if context.get_start_method() == "fork":
                 _math_verify()  # forked workers, replacements included, inherit it loaded and warm
-                _configs()
+                math_verify_configs()
             self._context = context
         for worker in self._pool:
             if not worker.process.is_alive():  # killed from outside (say by the OOM killer) since the last call

@@ -36,6 +36,7 @@ bench: $(BENCH_VENV)/.installed $(STAMP)
 	$(BENCH_VENV)/bin/python bench/run.py
 	$(BENCH_VENV)/bin/python bench/mask_bench.py
 	$(BENCH_VENV)/bin/python bench/distill_bench.py
+	$(BENCH_VENV)/bin/python bench/grade_bench.py  # real RL answers from ../shared: tp's grader against a plain Math-Verify loop
 	$(BIN)/python bench/generate_bench.py  # needs torch: the dev environment has it
 
 clean:

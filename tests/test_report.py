@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 import shutil
@@ -137,3 +139,108 @@ def test_report_renders_in_a_real_browser_without_console_errors(tmp_path):
     # The first run's colour (#0072B2) is drawn: the charts are on screen, not just in the DOM.
     blue = sum(row[i:i + 3] == b"\x00\x72\xb2" for row in rows for i in range(0, len(row), bpp))
     assert blue > 500
+
+
+# ---------------------------------------------------------------------------- tables: paper layout, step summary, manners
+
+
+def paper_runs(folder):
+    """Two models × two benchmarks; known accuracies and reasoning lengths."""
+    lines = []
+    for model, right in (("m-base", {"aime": 2, "math": 1}), ("m-new", {"aime": 1, "math": 2})):
+        for bench in ("aime", "math"):
+            for i in range(2):
+                ok = i < right[bench]
+                lines.append({"model": model, "benchmark": bench, "response": "<think>" + "r" * (100 if ok else 300)
+                              + f"</think>\\boxed{{{1 if ok else 0}}}", "gold": "1"})
+    path = folder / "paper.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in lines))
+    return path
+
+
+def test_paper_layout_in_every_format(tmp_path):
+    path = paper_runs(tmp_path)
+    args = ("stats", path, "--by", "benchmark,model", "--grader", "exact", "--layout", "paper", "-q")
+    plain = tp(*args)
+    assert plain.exit_code == 0, plain.output
+    lines = plain.stdout.splitlines()
+    assert lines[0].split()[-3:] == ["aime", "math", "average"]
+    # m-base: aime 100% (length 100), math 50% (mean of 100 and 300 = 200); average 75% (150)
+    assert lines[1].split("  ")[0] == "m-base" and lines[1].split()[1:] == ["100.0", "(100)", "50.0", "(200)", "75.0", "(150)"]
+    md = tp(*args, "--markdown").stdout
+    assert "| m-new | 50.0 (200) | 100.0 (100) | 75.0 (150) |" in md
+    rows = list(csv.DictReader(io.StringIO(tp(*args, "--csv").stdout)))
+    assert rows[0]["model"] == "m-base" and float(rows[0]["average.accuracy"]) == 0.75
+    assert float(rows[1]["math.length_chars"]) == 100
+    assert tp("stats", path, "--by", "model", "--layout", "paper", "--grader", "exact").exit_code == 2
+
+
+def test_markdown_is_a_step_summary_block_with_the_gates(tmp_path):
+    base, cand = write_runs(tmp_path)
+    result = tp("stats", base, cand, "--id", "problem", "--grader", "exact", "--markdown", "-q",
+                "--fail-if", "delta.accuracy.ci_high < 0", "--fail-if", "valid_rate < 0.5")
+    md = result.stdout
+    assert md.startswith(f"### tp stats: `{base}`, `{cand}`\n\n|") and md.endswith("|\n\n")
+    assert "| `valid_rate < 0.5` | input=" in md and "✅ passed" in md
+    assert md.count("`delta.accuracy.ci_high < 0`") == 1  # only the second input has a delta
+    # Two appended blocks stay two tables: a heading and a blank line separate them.
+    assert (md + md).count("\n\n### tp stats") == 1
+
+
+def test_off_a_terminal_tables_are_plain_aligned_text_or_tsv(tmp_path):
+    path = paper_runs(tmp_path)
+    plain = tp("stats", path, "--by", "benchmark,model", "--grader", "exact", "-q").stdout
+    assert not set("─│┃━┏┡") & set(plain) and max(map(len, plain.splitlines())) < 200
+    widths = {len(line) for line in plain.splitlines()}
+    assert len(widths) <= 2  # aligned columns (only trailing label space is trimmed)
+    tsv = tp("stats", path, "--by", "benchmark,model", "--grader", "exact", "--tsv", "-q").stdout
+    header, *body = [line.split("\t") for line in tsv.splitlines()]
+    assert header[:3] == ["benchmark", "model", "n"] and len(body) == 4 and all(len(r) == len(header) for r in body)
+
+
+def test_at_80_columns_numbers_are_never_cut():
+    from rich.console import Console
+
+    from thinkpack_cli import tables
+
+    header = ["a rather long group label", "another label", "n", "valid", "think p50", "think p90", "accuracy",
+              "rpass@1", "answer p50", "pass@16"]
+    body = [["model-" + "x" * 60, "benchmark-" + "y" * 30, "12,345", "99.9%", "123,456", "234,567", "64.25%",
+             "70.1%", "1,234", "88.8% +1.2"]]
+    console = Console(width=80, record=True, force_terminal=True, color_system=None)
+    parts = tables.rich_tables(header, body, label_columns=2, width=80)
+    assert len(parts) == 2  # too many numbers for one table at 80 columns: two, each with the labels
+    for table in parts:
+        console.print(table)
+    text = console.export_text()
+    assert "…" not in text and max(map(len, text.splitlines())) <= 80
+    for number in body[0][2:]:
+        assert number in text, (number, text)
+    wide = Console(width=200, record=True, force_terminal=True, color_system=None)
+    [table] = tables.rich_tables(header, body, label_columns=2, width=200)
+    wide.print(table)
+    assert "model-" + "x" * 60 in wide.export_text()  # with room, the label is whole on one line
+
+
+def test_shell_completion_installs_and_completes(tmp_path):
+    import os
+    import sys
+
+    env = {**os.environ, "HOME": str(tmp_path), "SHELL": "/bin/bash"}
+    installed = subprocess.run([sys.executable, "-m", "thinkpack_cli", "--install-completion", "bash"],
+                               capture_output=True, text=True, env=env, timeout=60)
+    assert installed.returncode == 0, installed.stderr
+    assert (tmp_path / ".bash_completions" / "tp.sh").exists()
+    completed = subprocess.run([sys.executable, "-m", "thinkpack_cli"], capture_output=True, text=True, timeout=60,
+                               env={**env, "_TP_COMPLETE": "complete_bash", "COMP_WORDS": "tp rep", "COMP_CWORD": "1"})
+    assert "report" in completed.stdout.split()
+
+
+def test_option_help_shows_the_choices():
+    import os
+    import sys
+
+    help_text = subprocess.run([sys.executable, "-m", "thinkpack_cli", "stats", "--help"], capture_output=True,
+                               text=True, env={**os.environ, "COLUMNS": "200"}, timeout=60).stdout
+    assert "<lm-eval|lighteval|openai-batch|vllm|nemo-skills>" in help_text
+    assert "<fail|skip>" in help_text and "<rows|paper>" in help_text

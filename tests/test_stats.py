@@ -158,7 +158,8 @@ def test_several_inputs_give_columns_and_deltas(tmp_path):
 def test_markdown_and_csv(tmp_path):
     path = jsonl(tmp_path / "e.jsonl", EVAL)
     md = stats(path, "--markdown", "--grader", "exact").stdout
-    assert md.startswith("| metric | value |\n| --- | ---: |\n")
+    # A block of its own for $GITHUB_STEP_SUMMARY: a heading naming the input, the table, a blank line.
+    assert md.startswith(f"### tp stats: `{path}`\n\n| metric | value |\n| --- | ---: |\n") and md.endswith("|\n\n")
     assert "| valid_rate | 60.0% |" in md
     table = list(csv.DictReader(io.StringIO(stats(path, "--csv", "--by", "model", "--grader", "exact").stdout)))
     assert [row["model"] for row in table] == ["m1", "m2"]
@@ -376,7 +377,7 @@ def test_one_true_and_one_point_zero_are_three_groups(tmp_path):
 def test_a_newline_in_a_group_value_keeps_the_markdown_table(tmp_path):
     records = [{"model": "m\n| x |", "response": "x"}, {"model": "plain", "response": "x"}]
     md = stats(jsonl(tmp_path / "m.jsonl", records), "--by", "model", "--markdown").stdout
-    lines = md.splitlines()
+    lines = md.split("\n\n")[1].splitlines()  # the table, after the heading
     assert len(lines) == 4 and all(line.startswith("| ") and line.endswith(" |") for line in lines)
     assert all(line.count(" | ") == lines[0].count(" | ") for line in lines)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
-from typing import Annotated, Optional
+from typing import Annotated, Literal, Optional
 
 import typer
 
@@ -25,7 +25,7 @@ app = typer.Typer(
     name="tp",
     help="Work with reasoning blocks (<think>…</think> and its cousins) in training and evaluation data.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # tp --install-completion (bash, zsh, fish, PowerShell)
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -153,6 +153,8 @@ def stats(
     as_json: Annotated[bool, typer.Option("--json", help="JSON: an object, or a list of objects with --by or several inputs.")] = False,
     as_markdown: Annotated[bool, typer.Option("--markdown", help="A Markdown table (for $GITHUB_STEP_SUMMARY).")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="CSV, one line per group and input, every metric.")] = False,
+    as_tsv: Annotated[bool, typer.Option("--tsv", help="The table as tab-separated text, cells as shown.")] = False,
+    layout: Annotated[Literal["rows", "paper"], typer.Option("--layout", help="rows: one line per group and input; paper: one row per model, one column per benchmark, cells 'accuracy (length)', an average column (--by BENCHMARK,MODEL).")] = "rows",
     samples_path: Annotated[Optional[str], typer.Option("--samples", help="Write each sample as graded (input, line, pred, correct, grade_status, …) to this JSONL or Parquet file.")] = None,
     preset: Preset = None,
     field: Field = None,
@@ -171,15 +173,19 @@ def stats(
 
     Reads parsed records (from tp parse) or raw outputs, parsed on the fly with the same options as tp parse. Several inputs give one column each and their change against the first.
     """
-    from . import confidence, console, gates, presets, report
+    from . import confidence, gates, paper_table, presets, report, step_summary, tables
+    from . import console
     from . import stats as stats_lib
     from .errors import GateFailed, UsageError
     from .parse import Parser
 
     field, gold, id_field = presets.apply(preset, field=field, gold=gold, id=id_field)
-    kinds = [name for name, on in (("json", as_json), ("markdown", as_markdown), ("csv", as_csv)) if on]
+    kinds = [name for name, on in (("json", as_json), ("markdown", as_markdown), ("csv", as_csv), ("tsv", as_tsv)) if on]
     if len(kinds) > 1:
-        raise UsageError("choose one of --json, --markdown, --csv")
+        raise UsageError("choose one of --json, --markdown, --csv, --tsv")
+    kind = kinds[0] if kinds else "table"
+    if layout == "paper" and kind == "json":
+        raise UsageError("--layout paper is a table: use it alone or with --markdown, --csv or --tsv")
     options = stats_lib.StatsOptions(
         parse=_parse_options(field, format, open_tag, close_tag, prefixed, tokenizer, prompt_field),
         by=tuple(_split_list(by)), gold=gold, id=id_field, ks=tuple(_ints(k, "--k")), grader=grader, timeout=grade_timeout,
@@ -202,10 +208,18 @@ def stats(
         stats_lib.write_samples(samples_path, stats_lib.samples(columns, options, judged))
     confidence.annotate(rows, columns, correct, options.by, paired=options.id is not None)
     several = len(columns) > 1
-    if kinds:
-        sys.stdout.write(report.render(rows, every if kinds[0] == "csv" else names, options.by, kinds[0], several))
+    if kind == "markdown":
+        table = (paper_table.markdown(rows, options.by, several, tokens) if layout == "paper"
+                 else report.render(rows, names, options.by, kind, several))
+        sys.stdout.write(step_summary.markdown([c.name for c in columns], table, checks, rows, options.by))
+    elif layout == "paper" and kind == "csv":
+        sys.stdout.write(paper_table.to_csv(rows, options.by, several, tokens))
+    elif layout == "paper":
+        tables.show(*paper_table.text_grid(rows, options.by, several, tokens), 1, tsv=kind == "tsv")
+    elif kind in ("json", "csv"):
+        sys.stdout.write(report.render(rows, every if kind == "csv" else names, options.by, kind, several))
     else:
-        report.print_table(rows, names, options.by, several, console.stdout())
+        report.print_table(rows, names, options.by, several, tsv=kind == "tsv")
     sys.stdout.flush()  # the report before the summary, when both go to one terminal
     if not quiet:
         for column in columns:
@@ -235,6 +249,8 @@ command("steer", epilog=cli_training.STEER_EPILOG)(cli_training.steer)
 command("distill", epilog=cli_distill.DISTILL_EPILOG)(cli_distill.distill)
 command("generate", epilog=cli_generate.GENERATE_EPILOG)(cli_generate.generate)
 command("report", epilog=cli_report.REPORT_EPILOG)(cli_report.report)
+command("head", epilog=cli_report.HEAD_EPILOG)(cli_report.head)
+command("sample", epilog=cli_report.SAMPLE_EPILOG)(cli_report.sample)
 
 
 def main() -> None:

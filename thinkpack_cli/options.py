@@ -6,16 +6,17 @@ from typing import Annotated, Literal, Optional
 
 import typer
 
+from .formats import FORMATS
 from .presets import NAMES as PRESET_NAMES
 
 Inputs = Annotated[Optional[list[str]], typer.Argument(help="JSONL or Parquet files; '-' or nothing reads stdin.", show_default=False)]
 Output = Annotated[Optional[str], typer.Option("--output", "-o", help="Output file (.jsonl, .jsonl.gz, .parquet); stdout if omitted.")]
-OnError = Annotated[str, typer.Option("--on-error", help="On a bad record: 'fail' (exit 2) or 'skip' (count it, go on).")]
+OnError = Annotated[Literal["fail", "skip"], typer.Option("--on-error", help="On a bad record: 'fail' (exit 2) or 'skip' (count it, go on).")]
 Workers = Annotated[Optional[int], typer.Option("--workers", "-j", min=1, help="Worker processes (default: CPU count).")]
 InputFormat = Annotated[Optional[str], typer.Option("--input-format", help="jsonl or parquet (default: from the name, else sniffed).")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No summary on stderr.")]
 Field = Annotated[Optional[str], typer.Option("--field", "-f", help="Text field, a name or dotted path (choices.0.message.content) (default: first of response, output, completion, generated_text, text, content).")]
-Format = Annotated[str, typer.Option("--format", help="Reasoning format: auto, think, bracket, harmony.")]
+Format = Annotated[Literal[("auto", *FORMATS)], typer.Option("--format", help="Reasoning format (auto: whichever delimiter comes first).")]
 OpenTag = Annotated[Optional[str], typer.Option("--open", help="Custom opening delimiter (with --close).")]
 CloseTag = Annotated[Optional[str], typer.Option("--close", help="Custom closing delimiter (with --open).")]
 Prefixed = Annotated[Optional[bool], typer.Option("--prefixed/--no-prefixed", help="The prompt already opened the block (outputs hold only the close) / it opened nothing (default: infer).", show_default=False)]

@@ -32,16 +32,11 @@ def render(rows: list[dict], names: list[str], by: tuple[str, ...], kind: str, s
     return _markdown(header, body)
 
 
-def print_table(rows: list[dict], names: list[str], by: tuple[str, ...], several_inputs: bool, console) -> None:
-    from rich.table import Table
+def print_table(rows: list[dict], names: list[str], by: tuple[str, ...], several_inputs: bool, tsv: bool = False) -> None:
+    from . import tables
 
     header, body = _grid(rows, names, by, several_inputs)
-    table = Table(show_edge=False, header_style="bold")
-    for i, title in enumerate(header):
-        table.add_column(title, justify="left" if i < _label_columns(by, several_inputs) else "right")
-    for line in body:
-        table.add_row(*line)
-    console.print(table)
+    tables.show(header, body, _label_columns(by, several_inputs), tsv=tsv)
 
 
 def _label_columns(by: tuple[str, ...], several_inputs: bool) -> int:

@@ -1,8 +1,8 @@
 """tp mask: labels from one tokenization, checked against texts written down by hand.
 
-Self-contained tests use the tiny tokenizer and templates of tiny_chat.py; the real-family
-tests read ../shared/tokenizers and skip without it. Every check decodes the trained tokens
-and compares them with the text that should train, exactly.
+Self-contained tests use the tiny tokenizer and templates of tiny_chat.py; the every-family
+matrix is test_families.py, tool turns and no-think mode test_tool_turns.py. Every check decodes
+the trained tokens and compares them with the text that should train, exactly.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import tiny_chat
+from labels import check_audit, expected_runs, expected_token_runs, trained_runs
+from labels import decode as _decode
 
 from thinkpack_cli import mask as masking
 from thinkpack_cli import tokenizer as tokenizers
@@ -39,52 +41,9 @@ def multi(reasoning: bool) -> dict:
                                     first, {"role": "user", "content": Q}, last]}
 
 
-def trained_runs(tok, out: dict, ignore_index: int = -100) -> list[str]:
-    """The decoded runs of consecutive trained tokens."""
-    runs, run = [], []
-    for token, label in zip(out["input_ids"], out["labels"]):
-        if label == ignore_index:
-            if run:
-                runs.append(run)
-            run = []
-        else:
-            assert label == token
-            run.append(token)
-    if run:
-        runs.append(run)
-    return [_decode(tok, r) for r in runs]
-
-
-def _decode(tok, ids) -> str:
-    return tok.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False)
-
-
-def expected_runs(text: str, segments: list[tuple[str, str]], mask: frozenset) -> list[str]:
-    """The runs of text that should train: ``segments`` are the (part, text) of the trained turns,
-    in order; everything else is prompt."""
-    pieces, pos = [], 0
-    for part, segment in segments:
-        start = text.index(segment, pos)
-        pieces += [(pos, start, "prompt"), (start, start + len(segment), part)]
-        pos = start + len(segment)
-    pieces.append((pos, len(text), "prompt"))
-    runs, end = [], None
-    for a, b, part in pieces:
-        if part in mask or a == b:
-            continue
-        if runs and end == a:
-            runs[-1] += text[a:b]
-        else:
-            runs.append(text[a:b])
-        end = b
-    return runs
-
-
-def check_audit(out: dict, ignore_index: int = -100) -> None:
-    n = len(out["input_ids"])
-    assert len(out["labels"]) == len(out["attention_mask"]) == n and set(out["attention_mask"]) == {1}
-    assert out["prompt_tokens"] + out["think_tokens"] + out["answer_tokens"] == n
-    assert out["trained_tokens"] == sum(label != ignore_index for label in out["labels"])
+@functools.cache
+def shared(tokenizers_dir, name: str):
+    return tokenizers.load(str(tokenizers_dir / name))
 
 
 def mask_one(tok, record: dict, **options) -> dict | RecordError | None:
@@ -101,10 +60,11 @@ def tiny(template: str = tiny_chat.INLINE, think_tokens: bool = True):
     return tiny_chat.tokenizer(template, think_tokens)
 
 
-TINY_LAST = {  # template: (think, answer) of the last turn, given reasoning R
-    "INLINE": (f"<think>\n{R}\n</think>", f"\n\n{A}<|im_end|>"),
-    "NATIVE": (f"<think>\n{R}\n</think>", f"\n\n{A}<|im_end|>"),
-    "PREFIXED": (f"<think>\n{R}\n</think>", f"\n\n{A}<|im_end|>"),  # put back by tp
+TINY_LAST = {  # template: the (part, text) of the last turn, given reasoning R
+    "INLINE": [("think", f"<think>\n{R}\n</think>"), ("answer", f"\n\n{A}<|im_end|>")],
+    "NATIVE": [("think", f"<think>\n{R}\n</think>"), ("answer", f"\n\n{A}<|im_end|>")],
+    # Put back by tp; the generation prompt's "<think>\n" is given: it trains only with the prompt.
+    "PREFIXED": [("given", "<think>\n"), ("think", f"{R}\n</think>"), ("answer", f"\n\n{A}<|im_end|>")],
 }
 
 
@@ -114,9 +74,9 @@ def test_trained_text_is_exactly_the_unmasked_spans(template, mask):
     tok = tiny(getattr(tiny_chat, template))
     out = mask_one(tok, single(True), mask=mask)
     text = _decode(tok, out["input_ids"])
-    assert text == f"<|im_start|>user\n{Q}<|im_end|>\n<|im_start|>assistant\n" + "".join(TINY_LAST[template]) + "\n"
-    think, answer = TINY_LAST[template]
-    assert trained_runs(tok, out) == expected_runs(text, [("think", think), ("answer", answer)], parse_mask(mask))
+    segments = TINY_LAST[template]
+    assert text == f"<|im_start|>user\n{Q}<|im_end|>\n<|im_start|>assistant\n" + "".join(t for _, t in segments) + "\n"
+    assert trained_runs(tok, out) == expected_runs(text, segments, parse_mask(mask))
     check_audit(out)
 
 
@@ -157,7 +117,7 @@ def test_a_character_split_over_byte_tokens_trains_only_when_all_of_them_do(toke
 
 
 def test_records_without_reasoning_get_an_empty_masked_block_when_think_is_masked():
-    tok = tiny()
+    tok = tiny(tiny_chat.HYBRID)  # a model with a thinking mode (its template has a switch)
     out = mask_one(tok, single(False))
     text = _decode(tok, out["input_ids"])
     assert "<|im_start|>assistant\n<think>\n\n</think>\n\n" + A in text
@@ -167,15 +127,23 @@ def test_records_without_reasoning_get_an_empty_masked_block_when_think_is_maske
 
 @pytest.mark.parametrize("options", [{"empty_think": False}, {"mask": "prompt"}], ids=["no-empty-think", "think-trained"])
 def test_no_empty_block_when_turned_off_or_think_is_trained(options):
-    tok = tiny()
+    tok = tiny(tiny_chat.HYBRID)
     out = mask_one(tok, single(False), **options)
+    assert "<think>" not in _decode(tok, out["input_ids"]) and out["think_tokens"] == 0
+
+
+def test_no_empty_block_for_a_model_without_a_thinking_mode():
+    # Think tokens in the vocabulary, but no switch, no prefix, no field: Qwen3-Instruct-2507's case.
+    tok = tiny(tiny_chat.INLINE)
+    assert not detect(tok).thinking_mode
+    out = mask_one(tok, single(False))
     assert "<think>" not in _decode(tok, out["input_ids"]) and out["think_tokens"] == 0
 
 
 def test_cut_reasoning_is_put_back_and_counted():
     tok = tiny(tiny_chat.PREFIXED)
     masker = Masker(detect(tok))
-    [out], tally = masker.batch([single(True)])
+    [out], tally, _ = masker.batch([single(True)])
     assert f"<|im_start|>assistant\n<think>\n{R}\n</think>\n\n{A}" in _decode(tok, out["input_ids"])
     assert tally["reinserted"] == 1
     assert any("put it back" in line for line in masking.describe(tally, masker.options, masker.template))
@@ -185,10 +153,11 @@ def test_cut_reasoning_is_put_back_and_counted():
 def test_train_all_turns_follows_the_template_for_history_reasoning(template, think_kept):
     tok = tiny(getattr(tiny_chat, template))
     masker = Masker(detect(tok), MaskOptions(mask=parse_mask("prompt"), train_all=True))
-    [out], tally = masker.batch([multi(True)])
+    [out], tally, _ = masker.batch([multi(True)])
     history = f"<think>\n{R1}\n</think>\n\n{A1}<|im_end|>" if think_kept else f"{A1}<|im_end|>"
     runs = trained_runs(tok, out)
-    assert runs[0].endswith(history) and runs[1] == "".join(TINY_LAST[template])
+    last = "".join(t for p, t in TINY_LAST[template] if p != "given")
+    assert runs[0].endswith(history) and runs[1] == last
     assert (f"<think>\n{R1}" in runs[0]) == think_kept
     assert tally["history_dropped"] == (0 if think_kept else 1)
 
@@ -205,13 +174,13 @@ def test_max_length_truncates_or_drops_and_the_summary_says_so():
     full = mask_one(tok, single(True))
     n = len(full["input_ids"])
     masker = Masker(detect(tok), MaskOptions(max_length=n - 3))
-    [out], tally = masker.batch([single(True)])
+    [out], tally, _ = masker.batch([single(True)])
     assert out["input_ids"] == full["input_ids"][: n - 3] and out["labels"] == full["labels"][: n - 3]
     assert out["truncated"] and tally["truncated"] == 1
     check_audit(out)
     assert f"1 records truncated to --max-length {n - 3} tokens" in masking.describe(tally, masker.options, masker.template)
     masker = Masker(detect(tok), MaskOptions(max_length=n - 3, overflow="drop"))
-    [out], tally = masker.batch([single(True)])
+    [out], tally, _ = masker.batch([single(True)])
     assert out is None and tally["dropped"] == 1
     assert not Masker(detect(tok), MaskOptions(max_length=n)).batch([single(True)])[0][0]["truncated"]
 
@@ -261,18 +230,39 @@ def test_a_template_that_rewrites_the_answer_is_reported_not_mislabelled():
     assert isinstance(result, RecordError) and "rewrites this record's assistant text" in str(result)
 
 
-def test_reasoning_on_a_template_without_any_is_an_error_naming_why():
+def test_reasoning_on_a_template_without_any_goes_inline_as_text_and_is_think():
     tok = tiny(tiny_chat.INLINE, think_tokens=False)
-    assert detect(tok).style == "none"
-    result = mask_one(tok, single(True))
-    assert isinstance(result, RecordError) and "cannot render any" in str(result)
-    assert trained_runs(tok, mask_one(tok, single(False))) != []  # records without reasoning still work
+    t = detect(tok)
+    assert t.style == "text"
+    masker = Masker(t, MaskOptions(mask=parse_mask("prompt")))
+    [out], tally, _ = masker.batch([single(True)])
+    text = _decode(tok, out["input_ids"])
+    assert text.endswith(f"<|im_start|>assistant\n<think>\n{R}\n</think>\n\n{A}<|im_end|>\n")
+    segments = [("think", f"<think>\n{R}\n</think>"), ("answer", f"\n\n{A}<|im_end|>")]
+    for mask in MASKS:
+        out = mask_one(tok, single(True), mask=mask)
+        assert trained_runs(tok, out) == expected_token_runs(tok, out, segments, parse_mask(mask)), mask
+    summary = masking.describe(tally, masker.options, t)
+    assert sum("has no reasoning style" in line for line in summary) == 1
+    assert "written inline in the assistant content as <think>…</think>" in " ".join(summary)
+    # No thinking mode: a record without reasoning gets no block.
+    assert "<think>" not in _decode(tok, mask_one(tok, single(False))["input_ids"])
+
+
+def test_think_tags_pick_the_inline_tags():
+    tok = tiny(tiny_chat.INLINE, think_tokens=False)
+    t = detect(tok, think_tags=("<reasoning>", "</reasoning>"))
+    out = Masker(t, MaskOptions(mask=parse_mask("prompt")))([single(True)])[0]
+    text = _decode(tok, out["input_ids"])
+    assert text.endswith(f"<|im_start|>assistant\n<reasoning>\n{R}\n</reasoning>\n\n{A}<|im_end|>\n")
+    segments = [("think", f"<reasoning>\n{R}\n</reasoning>"), ("answer", f"\n\n{A}<|im_end|>")]
+    assert trained_runs(tok, out) == expected_token_runs(tok, out, segments, parse_mask("prompt"))
 
 
 def test_parse_output_with_raw_response_and_split_reasoning_is_read():
     record = {"prompt": Q, "response": f"<think>{R}</think>{A}", "reasoning": R, "answer": A, "status": "valid"}
     tok = tiny()
-    assert trained_runs(tok, mask_one(tok, record, mask="prompt")) == ["".join(TINY_LAST["INLINE"])]
+    assert trained_runs(tok, mask_one(tok, record, mask="prompt")) == ["".join(t for _, t in TINY_LAST["INLINE"])]
 
 
 def test_content_parts_and_reasoning_parts_are_read():
@@ -281,7 +271,7 @@ def test_content_parts_and_reasoning_parts_are_read():
         {"role": "assistant", "content": [{"type": "reasoning", "value": R}, {"type": "text", "value": A}]},
     ]}
     tok = tiny()
-    assert trained_runs(tok, mask_one(tok, record, mask="prompt")) == ["".join(TINY_LAST["INLINE"])]
+    assert trained_runs(tok, mask_one(tok, record, mask="prompt")) == ["".join(t for _, t in TINY_LAST["INLINE"])]
 
 
 def test_write_parquet_with_list_int32_columns(tmp_path):
@@ -361,72 +351,3 @@ def test_cli_mask_bad_record_names_its_line(tp, tmp_path):
     assert result.stderr.startswith(f"tp: error: {source}:2: no response field")
 
 
-# ---------------------------------------------------------------------------- real families
-
-
-@functools.cache
-def _load(path: str):
-    return tokenizers.load(path)
-
-
-def shared(tokenizers_dir, name: str):
-    return _load(str(tokenizers_dir / name))
-
-
-EOS = {"qwen3": "<|im_end|>", "qwq-32b": "<|im_end|>", "smollm3": "<|im_end|>",
-       "deepseek-r1-distill-qwen": "<｜end▁of▁sentence｜>", "deepseek-v3": "<｜end▁of▁sentence｜>",
-       "magistral-small-2509": "</s>", "llama-3.1": "<|eot_id|>", "gemma-3": "<end_of_turn>", "gpt-oss": "<|return|>"}
-CONTROLS = ("deepseek-v3", "llama-3.1", "gemma-3")
-
-
-def family_turn(family: str, reasoning: str | None, answer: str, history: bool) -> tuple[str | None, str]:
-    """(think, answer) of an assistant turn as the family's template renders it, written out by hand
-    from each template's documented behaviour (MANIFEST.md). ``reasoning`` None: no block given."""
-    eos = EOS[family]
-    if family == "gpt-oss":
-        if history:
-            return None, f"<|channel|>final<|message|>{answer}<|end|>"
-        if reasoning is None:
-            return None, f"<|channel|>final<|message|>{answer}{eos}"
-        return f"<|channel|>analysis<|message|>{reasoning}<|end|>", f"<|start|>assistant<|channel|>final<|message|>{answer}{eos}"
-    if family == "magistral-small-2509":
-        return (None if reasoning is None else f"[THINK]{reasoning}[/THINK]"), f"{answer}{eos}"
-    if family in CONTROLS:
-        return None, f"{answer}{eos}"
-    block = None if reasoning is None else f"<think>\n{reasoning}\n</think>"
-    if family == "qwen3":  # drops history reasoning; always writes a block in the last turn
-        return (None, f"{answer}{eos}") if history else (block or "<think>\n\n</think>", f"\n\n{answer}{eos}")
-    if history and family in ("qwq-32b", "deepseek-r1-distill-qwen") and reasoning is not None:
-        # QwQ cuts history to the text after </think> and strips newlines; R1 cuts without stripping.
-        return None, (f"{answer}{eos}" if family == "qwq-32b" else f"\n\n{answer}{eos}")
-    return block, (f"\n\n{answer}{eos}" if block else f"{answer}{eos}")
-
-
-FAMILIES = ["qwen3", "deepseek-r1-distill-qwen", "qwq-32b", "gpt-oss", "smollm3", "magistral-small-2509", *CONTROLS]
-
-
-@pytest.mark.parametrize("family", FAMILIES)
-@pytest.mark.parametrize("shape", ["single", "multi"])
-@pytest.mark.parametrize("with_reasoning", [True, False], ids=["reasoning", "no-reasoning"])
-def test_every_family_every_mask_trains_exactly_the_expected_text(tokenizers_dir, family, shape, with_reasoning):
-    tok = shared(tokenizers_dir, family)
-    template = detect(tok)
-    record = (single if shape == "single" else multi)(with_reasoning)
-    for mask in MASKS:
-        for train_all in (False, True):
-            options = MaskOptions(mask=parse_mask(mask), train_all=train_all)
-            out = Masker(template, options)([dict(record)])[0]
-            where = f"{family} {shape} --mask {mask} train_all={train_all}"
-            if with_reasoning and family in CONTROLS:
-                assert isinstance(out, RecordError) and "cannot render any" in str(out), where
-                continue
-            assert isinstance(out, dict), f"{where}: {out}"
-            check_audit(out)
-            text = _decode(tok, out["input_ids"])
-            turns = [(R, A, False)] if shape == "single" else [(R1, A1, True), (R, A, False)][0 if train_all else 1:]
-            segments = []
-            for reasoning, answer, history in turns:
-                given = reasoning if with_reasoning else ("" if "think" in options.mask else None)
-                think, answer_text = family_turn(family, given, answer, history)
-                segments += ([("think", think)] if think else []) + [("answer", answer_text)]
-            assert trained_runs(tok, out) == expected_runs(text, segments, options.mask), where

@@ -107,9 +107,22 @@ def test_closing_a_block_that_is_not_open_is_a_record_error():
         steer(tiny("INLINE"), reasoning="native", close=True)
 
 
-def test_open_needs_a_template_with_reasoning_delimiters():
-    with pytest.raises(UsageError, match="has no reasoning block to open"):
-        Steerer(detect(tiny_chat.tokenizer(tiny_chat.INLINE, think_tokens=False)), SteerOptions(prefix="brief"))
+def test_a_template_without_reasoning_opens_the_inline_text_block():
+    t = detect(tiny_chat.tokenizer(tiny_chat.INLINE, think_tokens=False))
+    assert steer(t, prefix="brief") == TINY_BASE + "<think>\nOkay, "
+    assert steer(t, prefix="Hmm.", close=True, response_prefix="So") == TINY_BASE + "<think>\nHmm.\n</think>\n\nSo"
+
+
+def test_glm_opens_without_a_newline_and_closes_with_its_own_empty_block():
+    t = tiny("GLM")
+    assert steer(t, prefix="Hmm.", close=True) == TINY_BASE + "<think>Hmm.</think>\n"
+    assert steer(t, reasoning="none") == TINY_BASE + "<think></think>\n"  # its switch off
+
+
+def test_a_template_closed_by_default_opens_with_its_own_switch():
+    t = tiny("EXAONE")  # skip_think by default: the prompt holds a closed empty block
+    assert steer(t) == TINY_BASE + "<think>\n\n</think>\n\n"
+    assert steer(t, prefix="brief") == TINY_BASE + "<think>\nOkay, "  # rendered with skip_think=False
 
 
 def test_cli_steer(tp, tmp_path):
@@ -126,29 +139,32 @@ def test_cli_steer(tp, tmp_path):
 
 # ---------------------------------------------------------------------------- real families
 
-BASE = {  # the template's own generation prompt for RECORD, by hand from MANIFEST.md
-    "qwen3": TINY_BASE,
-    "qwq-32b": TINY_BASE + "<think>\n",
-    "deepseek-r1-distill-qwen": "<｜begin▁of▁sentence｜>Be brief.<｜User｜>What is 2 + 2?<｜Assistant｜><think>\n",
-    "magistral-small-2509": "<s>[SYSTEM_PROMPT]Be brief.[/SYSTEM_PROMPT][INST]What is 2 + 2?[/INST]",
-    "deepseek-v3": "<｜begin▁of▁sentence｜>Be brief.<｜User｜>What is 2 + 2?<｜Assistant｜>",
-    "llama-3.1": "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nBe brief.<|eot_id|>"
-                 "<|start_header_id|>user<|end_header_id|>\n\nWhat is 2 + 2?<|eot_id|>"
-                 "<|start_header_id|>assistant<|end_header_id|>\n\n",
-    "gemma-3": "<bos><start_of_turn>user\nBe brief.\n\nWhat is 2 + 2?<end_of_turn>\n<start_of_turn>model\n",
-    # Today's date is in these two; their prompts end as written here.
-    "gpt-oss": "<|start|>user<|message|>What is 2 + 2?<|end|><|start|>assistant",
-    "smollm3": "Be brief.\n\n<|im_start|>user\nWhat is 2 + 2?<|im_end|>\n<|im_start|>assistant\n",
+# family: (turn header, the generation tail natively / opened / with --reasoning none, the closing)
+# by hand from each template's generation prompt and its own block (MANIFEST.md).
+THINK = "\n</think>\n\n"
+FAMILIES = {
+    "qwen3": ("<|im_start|>assistant\n", "", "<think>\n", "<think>\n\n</think>\n\n", THINK),
+    "qwen3-thinking-2507": ("<|im_start|>assistant\n", "<think>\n", "<think>\n", "<think>\n\n</think>\n\n", THINK),
+    "qwen3.6": ("<|im_start|>assistant\n", "<think>\n", "<think>\n", "<think>\n\n</think>\n\n", THINK),
+    "qwq-32b": ("<|im_start|>assistant\n", "<think>\n", "<think>\n", "", THINK),
+    "deepseek-r1-distill-qwen": ("<｜Assistant｜>", "<think>\n", "<think>\n", "", THINK),
+    "deepseek-v3.1": ("<｜Assistant｜>", "</think>", "<think>", "</think>", "</think>"),  # thinking=True opens
+    "kimi-k2-thinking": ("<|im_assistant|>assistant<|im_middle|>", "", "<think>", "<think></think>", "</think>"),
+    "nemotron-nano-v2": ("<SPECIAL_11>Assistant\n", "<think>\n", "<think>\n", "", THINK),
+    "seed-oss": ("<seed:bos>assistant\n", "", "<seed:think>", "", "</seed:think>\n"),
+    "gemma-4": ("<|turn>model\n", "<|channel>thought\n<channel|>", "<|channel>thought\n", "<|channel>thought\n<channel|>",
+                "\n<channel|>"),
+    "gpt-oss": ("<|start|>assistant", "", "<|channel|>analysis<|message|>", "",
+                "<|end|><|start|>assistant<|channel|>final<|message|>"),
+    "smollm3": ("<|im_start|>assistant\n", "", "<think>\n", "<think>\n\n</think>\n", THINK),
+    "magistral-small-2509": ("[/INST]", "", "[THINK]", "", "[/THINK]"),
+    # No reasoning style: the inline text block.
+    "deepseek-v3": ("<｜Assistant｜>", "", "<think>\n", "", THINK),
+    "llama-3.1": ("<|start_header_id|>assistant<|end_header_id|>\n\n", "", "<think>\n", "", THINK),
+    "gemma-3": ("<start_of_turn>model\n", "", "<think>\n", "", THINK),
+    "granite-3.3": ("<|start_of_role|>assistant<|end_of_role|>", "", "<think>\n", "", THINK),
 }
-OPEN = {"qwen3": "<think>\n", "smollm3": "<think>\n", "qwq-32b": "", "deepseek-r1-distill-qwen": "",
-        "magistral-small-2509": "[THINK]", "gpt-oss": "<|channel|>analysis<|message|>"}
-CLOSE = {"qwen3": "\n</think>\n\n", "smollm3": "\n</think>\n\n", "qwq-32b": "\n</think>\n\n",
-         "deepseek-r1-distill-qwen": "\n</think>\n\n", "magistral-small-2509": "[/THINK]",
-         "gpt-oss": "<|end|><|start|>assistant<|channel|>final<|message|>"}
-NO_BLOCK = {  # --reasoning none on the prefixed templates: their opened block removed, no blank line left
-    "qwq-32b": TINY_BASE,
-    "deepseek-r1-distill-qwen": "<｜begin▁of▁sentence｜>Be brief.<｜User｜>What is 2 + 2?<｜Assistant｜>",
-}
+CHAT = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "What is 2 + 2?"}]
 
 
 @functools.cache
@@ -156,49 +172,40 @@ def _load(path: str):
     return detect(tokenizers.load(path))
 
 
-def check(prompt: str, family: str, expected: str) -> None:
-    if family in ("gpt-oss", "smollm3"):
-        assert prompt.endswith(expected), (prompt[-200:], expected)
-    else:
-        assert prompt == expected
+def ends(prompt: str, tail: str) -> None:
+    assert prompt.endswith(tail), (prompt[-120:], tail)
 
 
-@pytest.mark.parametrize("family", list(OPEN))
-@pytest.mark.parametrize("preset", list(PRESETS))
-def test_every_reasoning_family_and_preset(tokenizers_dir, family, preset):
-    text, closes = PRESETS[preset]
-    prompt = steer(_load(str(tokenizers_dir / family)), prefix=preset)
-    check(prompt, family, BASE[family] + OPEN[family] + text + (CLOSE[family] if closes else ""))
+def test_every_folder_has_expectations(tokenizers_dir):
+    assert sorted(p.name for p in tokenizers_dir.iterdir() if p.is_dir()) == sorted(FAMILIES)
 
 
-@pytest.mark.parametrize("family", list(OPEN))
-def test_every_reasoning_family_modes(tokenizers_dir, family):
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_every_family_in_its_own_hand(tokenizers_dir, family):
     t = _load(str(tokenizers_dir / family))
-    native = BASE[family]
-    check(steer(t), family, native)
-    check(steer(t, reasoning="open"), family, native + OPEN[family])
-    check(steer(t, reasoning="none"), family, NO_BLOCK.get(family, native))
-    check(steer(t, prefix="Hmm.", close=True, response_prefix="So"), family,
-          native + OPEN[family] + "Hmm." + CLOSE[family] + "So")
+    header, native, opened, none, closing = FAMILIES[family]
+    assert steer(t) == t.tokenizer.apply_chat_template(CHAT, tokenize=False, add_generation_prompt=True)
+    ends(steer(t), header + native)
+    ends(steer(t, reasoning="open"), header + opened)
+    ends(steer(t, reasoning="none"), header + none)
+    for preset, (text, closes) in PRESETS.items():
+        ends(steer(t, prefix=preset), header + opened + text + (closing if closes else ""))
+    ends(steer(t, prefix="Hmm.", close=True, response_prefix="So"), header + opened + "Hmm." + closing + "So")
+
+
+def test_gpt_oss_response_prefix_goes_in_the_final_channel(tokenizers_dir):
+    t = _load(str(tokenizers_dir / "gpt-oss"))
+    ends(steer(t, reasoning="none", response_prefix="The answer is"),
+         "<|start|>assistant<|channel|>final<|message|>The answer is")
 
 
 def test_prefixed_prompts_are_left_byte_for_byte(tokenizers_dir):
-    for family in ("deepseek-r1-distill-qwen", "qwq-32b"):
+    for family in ("deepseek-r1-distill-qwen", "qwq-32b", "qwen3.6", "nemotron-nano-v2"):
         t = _load(str(tokenizers_dir / family))
-        chat = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "What is 2 + 2?"}]
-        assert steer(t, reasoning="open") == t.tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
+        assert steer(t, reasoning="open") == t.tokenizer.apply_chat_template(CHAT, tokenize=False, add_generation_prompt=True)
 
 
-@pytest.mark.parametrize("family", ["deepseek-v3", "llama-3.1", "gemma-3"])
-def test_controls_steer_natively_and_refuse_to_open(tokenizers_dir, family):
-    t = _load(str(tokenizers_dir / family))
-    assert steer(t) == steer(t, reasoning="none") == BASE[family]
-    assert steer(t, reasoning="native", response_prefix="The answer is") == BASE[family] + "The answer is"
-    with pytest.raises(UsageError, match=f"the chat template of {family} has no reasoning block to open"):
-        Steerer(t, SteerOptions(prefix="steps"))
-
-
-def test_thinking_turned_off_cannot_be_reopened(tokenizers_dir):
+def test_thinking_turned_off_by_the_user_cannot_be_reopened(tokenizers_dir):
     t = detect(tokenizers.load(str(tokenizers_dir / "qwen3")), {"enable_thinking": False})
     with pytest.raises(UsageError, match="already holds a closed reasoning block"):
         Steerer(t, SteerOptions(prefix="brief"))

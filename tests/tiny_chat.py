@@ -49,6 +49,42 @@ PREFIXED = (
     "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n<think>\\n' }}{%- endif %}"
 )
 
+# SmolLM3's behaviour: content as it is, and a thinking switch whose off form is an empty block
+# at the end of the generation prompt.
+HYBRID = (
+    "{%- for m in messages %}" + _TURN + "{%- endfor %}"
+    "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}"
+    "{%- if enable_thinking is defined and not enable_thinking %}{{- '<think>\\n\\n</think>\\n\\n' }}{%- endif %}"
+    "{%- endif %}"
+)
+
+# GLM-4.5's hand: reasoning_content as `<think>R</think>\n` with no newline inside, and a closed
+# empty block in the generation prompt when thinking is off.
+GLM = (
+    "{%- for m in messages %}"
+    "{%- if m.role == 'assistant' and m.reasoning_content is defined %}"
+    "{{- '<|im_start|>assistant\\n<think>' + m.reasoning_content + '</think>\\n' + m.content + '<|im_end|>\\n' }}"
+    "{%- else %}" + _TURN + "{%- endif %}"
+    "{%- endfor %}"
+    "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}"
+    "{%- if enable_thinking is defined and not enable_thinking %}{{- '<think></think>\\n' }}{%- endif %}"
+    "{%- endif %}"
+)
+
+# EXAONE-4's behaviour: by default (skip_think) no reasoning is rendered and the generation prompt
+# holds a closed empty block; skip_think=False renders reasoning_content and opens the block.
+EXAONE = (
+    "{%- set skip = skip_think if skip_think is defined else true %}"
+    "{%- for m in messages %}"
+    "{%- if m.role == 'assistant' and m.reasoning_content is defined and not skip %}"
+    "{{- '<|im_start|>assistant\\n<think>\\n' + m.reasoning_content + '\\n</think>\\n\\n' + m.content + '<|im_end|>\\n' }}"
+    "{%- else %}" + _TURN + "{%- endif %}"
+    "{%- endfor %}"
+    "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}"
+    "{%- if skip %}{{- '<think>\\n\\n</think>\\n\\n' }}{%- else %}{{- '<think>\\n' }}{%- endif %}"
+    "{%- endif %}"
+)
+
 # A template that rewrites what the assistant says: tp must notice, not mislabel.
 SHOUTING = (
     "{%- for m in messages %}"

@@ -21,7 +21,10 @@ MASK_EPILOG = """[b]Examples[/b]
   tp mask chats.jsonl -o train.parquet -t ./Qwen3-8B --mask think --train-turns all
   tp mask sft.jsonl -o baseline.parquet -t ./Qwen3-8B --mask none --max-length 4096 --overflow drop
   tp mask sft.jsonl -o train.parquet -t ./Qwen3-8B --template-kwargs '{"enable_thinking": false}'
+  tp mask r1_traces.jsonl -o train.parquet -t ./Llama-3.1-8B-Instruct --keep-fields
 """
+
+ThinkTags = Annotated[Optional[str], typer.Option("--think-tags", help="OPEN,CLOSE: the tags reasoning is written in on a template with no reasoning style of its own (Llama-3.1, Gemma-3). (default: <think>,</think>)")]
 
 STEER_EPILOG = """[b]Examples[/b]
 
@@ -47,6 +50,8 @@ def mask(
     reasoning_field: ReasoningField = None,
     response_field: ResponseField = None,
     id_field: Annotated[str, typer.Option("--id-field", help="Field copied to the output's id column.")] = "id",
+    keep_fields: Annotated[bool, typer.Option("--keep-fields", help="Also copy the input's other fields (ids, metadata) into the output.")] = False,
+    think_tags: ThinkTags = None,
     on_error: OnError = "fail",
     input_format: InputFormat = None,
     workers: Workers = None,
@@ -62,11 +67,11 @@ def mask(
 
     if train_turns not in ("last", "all"):
         raise UsageError("--train-turns must be last or all")
-    template = _template(tokenizer, template_kwargs)
+    template = _template(tokenizer, template_kwargs, think_tags)
     options = masking.MaskOptions(
         mask=masking.parse_mask(mask_parts), train_all=train_turns == "all", max_length=max_length,
         overflow=overflow, empty_think=empty_think, ignore_index=ignore_index,
-        fields=_fields(instruction_field, reasoning_field, response_field), id_field=id_field,
+        fields=_fields(instruction_field, reasoning_field, response_field), id_field=id_field, keep_fields=keep_fields,
     )
     summary, tally, views = masking.write(inputs or [], masking.Masker(template, options), output, show=show,
                                           label="mask", on_error=on_error, workers=workers, input_format=input_format)
@@ -88,6 +93,7 @@ def steer(
     response_prefix: Annotated[Optional[str], typer.Option("--response-prefix", help="Text that starts the answer, after the (closed) reasoning block.")] = None,
     token_ids: Annotated[bool, typer.Option("--token-ids", help="Also write prompt_token_ids.")] = False,
     template_kwargs: TemplateKwargs = None,
+    think_tags: ThinkTags = None,
     instruction_field: InstructionField = None,
     reasoning_field: ReasoningField = None,
     response_field: ResponseField = None,
@@ -105,18 +111,24 @@ def steer(
 
     options = SteerOptions(reasoning=reasoning, prefix=prefix, close=close, response_prefix=response_prefix,
                            token_ids=token_ids, fields=_fields(instruction_field, reasoning_field, response_field))
-    steerer = Steerer(_template(tokenizer, template_kwargs), options)
+    steerer = Steerer(_template(tokenizer, template_kwargs, think_tags), options)
     summary = streams.write_job(inputs or [], steerer, output, label="steer", on_error=on_error,
                                 workers=workers, input_format=input_format)
     if not quiet:
         summary.report("steer")
 
 
-def _template(tokenizer: str, kwargs: str | None):
+def _template(tokenizer: str, kwargs: str | None, think_tags: str | None = None):
     from . import tokenizer as tokenizers
+    from .errors import UsageError
     from .template import detect
 
-    return detect(tokenizers.load(tokenizer), parse_template_kwargs(kwargs))
+    tags = None
+    if think_tags is not None:
+        tags = tuple(t.strip() for t in think_tags.split(","))
+        if len(tags) != 2 or not all(tags):
+            raise UsageError(f"--think-tags takes OPEN,CLOSE (e.g. '<reasoning>,</reasoning>'); got {think_tags!r}")
+    return detect(tokenizers.load(tokenizer), parse_template_kwargs(kwargs), tags)
 
 
 def _fields(instruction: str | None, reasoning: str | None, response: str | None):

@@ -11,7 +11,9 @@ character spans the render produced, so boundaries come from one tokenization of
 the model trains on. The rule for a token that straddles a boundary (a merged ``>\\n\\n``, or
 one character split over several byte tokens): **a token is trained only if every character
 it covers is trained**, so no masked character ever reaches the loss; the straddling token
-counts where it starts in the prompt / think / answer audit.
+counts where it starts in the prompt / think / answer audit. Every reasoning block in the text
+is think, history turns' included; what the generation prompt already holds of a block (an
+opened ``<think>\n``) trains only when neither prompt nor think is masked.
 """
 
 from __future__ import annotations
@@ -22,12 +24,13 @@ from typing import Any
 
 from . import streams
 from .errors import RecordError, UsageError
-from .records import Fields, conversation
+from .records import Fields, conversation, tools
 from .template import Rendered, Template
 
 PARTS = ("prompt", "think", "answer")
 OVERFLOW = ("truncate", "drop")
 COUNT_COLUMNS = ("prompt_tokens", "think_tokens", "answer_tokens", "trained_tokens")
+COLUMNS = ("id", "input_ids", "labels", "attention_mask", *COUNT_COLUMNS, "truncated")
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,7 @@ class MaskOptions:
     ignore_index: int = -100
     fields: Fields = Fields()
     id_field: str = "id"
+    keep_fields: bool = False  # copy the input's other fields into the output
 
 
 def parse_mask(text: str) -> frozenset[str]:
@@ -74,27 +78,37 @@ class Masker:
     def __call__(self, records: list[dict]) -> list[dict | RecordError | None]:
         return self.batch(records)[0]
 
-    def batch(self, records: list[dict]) -> tuple[list[dict | RecordError | None], Counter]:
-        """The masked records, and a tally of what happened to them for the summary."""
+    def batch(self, records: list[dict], show: int = 0) -> tuple[list[dict | RecordError | None], Counter, list]:
+        """The masked records, a tally of what happened to them for the summary, and the token
+        views of the first ``show`` of them (``explain``), from the same render and tokenization."""
         tally: Counter = Counter()
         rendered: list[Rendered | RecordError] = []
         verified = False
         for record in records:
             try:
                 messages = conversation(record, self.options.fields)
-                # Check the template against real texts once a batch, and whenever a text holds a
-                # delimiter the template might act on.
-                verify = not verified or self._suspicious(messages)
-                rendered.append(self.template.render(messages, self.options.train_all, self._empty_think, verify))
-                verified = True
+                # Check the template against real texts once a batch, on a record whose texts hold no
+                # delimiter: the template acts on markers, never on a delimiter an answer quotes.
+                verify = not verified and not self._suspicious(messages)
+                rendered.append(self.template.render(messages, tools(record), self.options.train_all,
+                                                     self._empty_think, verify))
+                verified = verified or verify
+                tally["inline_text"] += self.template.style == "text" and any(m.reasoning is not None for m in messages)
             except RecordError as e:
                 rendered.append(e)
         good = [r for r in rendered if isinstance(r, Rendered)]
         encodings = iter(self._backend.encode_batch([r.text for r in good], add_special_tokens=False)) if good else iter(())
         out: list[dict | RecordError | None] = []
+        views = []
         for record, r in zip(records, rendered):
-            out.append(r if isinstance(r, RecordError) else self._label(record, r, next(encodings), tally))
-        return out, tally
+            if isinstance(r, RecordError):
+                out.append(r)
+                continue
+            encoding = next(encodings)
+            out.append(self._label(record, r, encoding, tally))
+            if len(views) < show and out[-1] is not None:
+                views.append((record.get(self.options.id_field), self._pieces(r, encoding, out[-1]["labels"])))
+        return out, tally, views
 
     def _suspicious(self, messages) -> bool:
         if self._fmt is None:
@@ -102,7 +116,7 @@ class Masker:
         search_open, search_close = self._fmt.open_re.search, self._fmt.close_re.search
         return any(
             search_open(text) or search_close(text)
-            for m in messages if m.role == "assistant"
+            for m in messages
             for text in (m.content, m.reasoning or "")
         )
 
@@ -125,6 +139,8 @@ class Masker:
                     trained_chars.append((a, b))
         if "prompt" not in o.mask:
             trained_chars += _gaps(sorted(r.think + r.answer), len(r.text))
+        if "prompt" in o.mask and r.given:  # what the generation prompt holds is prompt too
+            trained_chars = _minus(_merge(trained_chars), r.given)
         labels = [o.ignore_index] * keep
         trained = 0
         for a, b in _merge(trained_chars):
@@ -135,7 +151,9 @@ class Masker:
                 trained += end - first
         tally.update(records=1, tokens=keep, trained=trained, truncated=int(truncated), reinserted=int(r.reinserted),
                      history_dropped=r.dropped, empty_think=r.inserted)
+        kept = {k: v for k, v in record.items() if k not in COLUMNS} if o.keep_fields else {}
         return {
+            **kept,
             "id": record.get(o.id_field),
             "input_ids": ids[:keep] if truncated else ids,
             "labels": labels,
@@ -150,17 +168,17 @@ class Masker:
     def explain(self, record: dict) -> list[tuple[str, str, bool]]:
         """The record's tokens as ``(text, part, trained)``, for a person to look at (``--show``);
         empty when ``--overflow drop`` leaves the record out."""
-        r = self.template.render(conversation(record, self.options.fields), self.options.train_all,
-                                 self._empty_think, verify=True)
-        encoding = self._backend.encode(r.text, add_special_tokens=False)
-        result = self._label(record, r, encoding, Counter())
-        if result is None:
-            return []
+        result, _, views = self.batch([record], show=1)
+        if isinstance(result[0], RecordError):
+            raise result[0]
+        return views[0][1] if views else []
+
+    def _pieces(self, r: Rendered, encoding: Any, labels: list[int]) -> list[tuple[str, str, bool]]:
         parts = sorted([(a, b, "think") for a, b in r.think] + [(a, b, "answer") for a, b in r.answer])
         pieces, shown = [], 0
-        for t, (start, end) in enumerate(encoding.offsets[: len(result["labels"])]):
+        for t, (start, end) in enumerate(encoding.offsets[: len(labels)]):
             part = next((p for a, b, p in parts if a <= start < b), "prompt")
-            pieces.append((r.text[max(start, shown):end], part, result["labels"][t] != self.options.ignore_index))
+            pieces.append((r.text[max(start, shown):end], part, labels[t] != self.options.ignore_index))
             shown = max(shown, end)
         return pieces
 
@@ -186,8 +204,7 @@ class MaskJob:
 
     def run(self, rows):
         records = [record for _, record, _ in rows]
-        views = [self._view(record) for record in records[: self.show]]
-        results, tally = self.masker.batch(records)
+        results, tally, views = self.masker.batch(records, self.show)
         out, errors = [], []
         for (line, _, _), result in zip(rows, results):
             if isinstance(result, RecordError):
@@ -198,13 +215,7 @@ class MaskJob:
             data = streams.Pieces([streams.encode_jsonl(out)])
         else:
             data = streams.to_table(out, self.types) if self.types and out else out
-        return (data, tally, [v for v in views if v]), errors, len(out)
-
-    def _view(self, record: dict):
-        try:
-            return record.get(self.masker.options.id_field), self.masker.explain(dict(record))
-        except RecordError:
-            return None  # reported with its line by the run itself
+        return (data, tally, views), errors, len(out)
 
 
 def write(paths: list[str], masker: Masker, output: str | None, *, show: int = 0, **options):
@@ -248,6 +259,11 @@ def describe(tally: Counter, options: MaskOptions, template: Template) -> list[s
                      f"{template.name} leaves it out of history (train --train-turns last to avoid it)")
     if tally["empty_think"]:
         lines.append(f"{tally['empty_think']} turns without reasoning got an empty think block (--no-empty-think to stop)")
+    if tally["inline_text"]:
+        d = template.delimiters
+        lines.append(f"{tally['inline_text']} records: the chat template of {template.name} has no reasoning style, so "
+                     f"their reasoning is written inline in the assistant content as {d.open}…{d.close}, masked as "
+                     "think (--think-tags picks other tags)")
     return lines
 
 
@@ -290,6 +306,20 @@ def _gaps(spans: list[tuple[int, int]], length: int) -> list[tuple[int, int]]:
     if pos < length:
         gaps.append((pos, length))
     return gaps
+
+
+def _minus(spans: list[tuple[int, int]], holes: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """``spans`` (merged) without the characters of ``holes``."""
+    out = []
+    for a, b in spans:
+        for h, k in sorted(holes):
+            if h < b and k > a:
+                if h > a:
+                    out.append((a, h))
+                a = max(a, k)
+        if a < b:
+            out.append((a, b))
+    return out
 
 
 def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:

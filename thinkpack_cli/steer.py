@@ -1,17 +1,20 @@
-"""Inference prompts that steer a model into (or out of) reasoning: ``tp steer``.
+"""Inference prompts that steer a model into (or out of) reasoning, in the family's own hand: ``tp steer``.
 
 ``Steerer(template, options)(records)`` is a pure batch function: each record gets a
 ``prompt`` (and ``prompt_token_ids`` with ``token_ids``) ready for vLLM or any engine. The
 prompt is the chat template's generation prompt for the record's messages (a trailing
-assistant turn, the reference answer, is left out), then:
+assistant turn, the reference answer, is left out; the record's ``tools`` are rendered), then:
 
 1. ``reasoning``: ``open`` makes it end inside an open block in the family's own delimiters
-   (a prompt that already does is left byte-for-byte); ``none`` makes sure no block is open
-   (removing the one a prefixed template opened, and the whitespace after it); ``native``
-   leaves the template's text alone.
+   (Seed-OSS ``<seed:think>``, GLM's ``<think>`` without a newline; a template closed by default,
+   DeepSeek-V3.1 or Qwen3.5, is rendered with its own switch on; a prompt that already opens one
+   is left byte-for-byte); ``none`` ends it with the family's own closed block where it has one
+   (Qwen3's ``<think>\\n\\n</think>\\n\\n``, Kimi's ``<think></think>``; the switch off where there
+   is one), else removes the block a prefixed template opened; ``native`` leaves the
+   template's text alone.
 2. ``prefix``: text the model continues; a preset or any text.
 3. ``close``: closes the block after the prefix; ``response_prefix`` seeds the answer after
-   a closed block (closing an open one first).
+   a closed block (closing an open one first; gpt-oss's goes in its final channel).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .errors import RecordError, UsageError
-from .records import Fields, conversation
+from .records import Fields, conversation, tools
 from .template import Template
 from .tokenizer import token_ids
 
@@ -56,12 +59,13 @@ class Steerer:
         self.prefix, self.close = text, options.close or closes
         # Read by the streaming layer: the only fields steer adds, so it appends them to each JSON line.
         self.appended_fields = ("prompt", "prompt_token_ids") if options.token_ids else ("prompt",)
-        if reasoning == "open" and template.delimiters is None:
-            raise UsageError(f"the chat template of {template.name} has no reasoning block to open "
-                             "(no reasoning delimiter is a token); use --reasoning native or none")
         if reasoning == "none" and self.close:
             raise UsageError("--reasoning none opens no block, so there is none to close (--close, --prefix no-think)")
-        if reasoning == "open" and template.header != template.generation_prompt and not self._opens(template.generation_prompt):
+        switch = template.switch is not None and template.switch[0] not in template.kwargs
+        # Which render of the template: its own switch on to open, off to close, else as the user set it.
+        self.thinking = {"open": True, "none": False}.get(reasoning) if switch else None
+        generation = template.thinking_prompt if self.thinking else template.generation_prompt
+        if reasoning == "open" and generation != template.header and not self._opens(generation):
             raise UsageError(f"the generation prompt of {template.name} already holds a closed reasoning block "
                              "(thinking turned off in --template-kwargs?); use --reasoning native or none")
 
@@ -85,29 +89,50 @@ class Steerer:
             messages.pop()  # the reference answer: the model is to write it
         if not messages:
             raise RecordError("no messages before the assistant's answer")
-        return self.steer(self.template.prompt(messages))
+        return self.steer(self.template.prompt(messages, tools(record), self.thinking))
 
     def steer(self, prompt: str) -> str:
         """``prompt`` (the template's generation prompt) steered as the options say."""
-        d = self.template.delimiters
+        t = self.template
+        d = t.delimiters
         is_open = self._opens(prompt)
         if self.reasoning == "open" and not is_open:
             prompt, is_open = prompt + d.opening(), True
-        elif self.reasoning == "none" and is_open:
-            cut = _last_open(self.template, prompt)
-            if prompt[cut.end():].strip():
-                raise RecordError("--reasoning none: the prompt ends inside a reasoning block that already has text")
-            prompt, is_open = prompt[: cut.start()], False
+        elif self.reasoning == "none":
+            if is_open:
+                cut = _last_open(t, prompt)
+                if prompt[cut.end():].strip():
+                    raise RecordError("--reasoning none: the prompt ends inside a reasoning block that already has text")
+                prompt, is_open = prompt[: cut.start()], False
+                if t.own_empty:
+                    prompt += t.empty_block
+            elif t.own_empty and not self._closed(prompt):
+                prompt += t.empty_block
         prompt += self.prefix
         if self.close or (self.options.response_prefix is not None and is_open):
             if not is_open:
                 raise RecordError("--close: the prompt has no open reasoning block to close")
             prompt += d.closing()
+        elif self.options.response_prefix is not None and d is not None and not self._closed(prompt):
+            prompt += _answer_opening(t)  # gpt-oss: the answer is the final channel
         return prompt + (self.options.response_prefix or "")
 
     def _opens(self, prompt: str) -> bool:
         fmt = self.template.format
         return fmt is not None and fmt.opens(prompt)
+
+    def _closed(self, prompt: str) -> bool:
+        """Whether the prompt's generation tail already holds a closed block (V3.1's ``</think>``)."""
+        t = self.template
+        k = prompt.rfind(t.header) + len(t.header) if t.header else len(prompt)
+        return t.format is not None and bool(t.format.close_re.search(prompt, k))
+
+
+def _answer_opening(t: Template) -> str:
+    """What a family writes after its turn header to start the answer without reasoning (harmony's
+    ``<|channel|>final<|message|>``; nothing for a ``<think>`` family)."""
+    after = t.delimiters.after_close
+    return after[len(t.header):] if t.header and after.startswith(t.header) else ""
 
 
 def _last_open(template: Template, prompt: str):
@@ -115,4 +140,3 @@ def _last_open(template: Template, prompt: str):
     for last in template.format.open_re.finditer(prompt):
         pass
     return last
-

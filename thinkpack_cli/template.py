@@ -1,49 +1,41 @@
-"""Chat templates as ``tp mask`` and ``tp steer`` see them.
+"""Chat templates as ``tp mask`` and ``tp steer`` see them: a conversation rendered with the
+character spans of its reasoning blocks and trained answers.
 
-``detect`` learns a template's reasoning style by rendering probe conversations, never by
-reading its source:
+``detect`` (detect.py) learns what a template does by rendering probes; ``Template.render``
+renders a conversation once, in transformers' sandboxed Jinja environment, with each
+assistant text replaced by a unique marker; the markers say where every text landed, whatever
+glue the template put around it, and the real texts are spliced in. So the spans of think and
+answer come from the rendered structure, never from searching for a text that may also occur
+in the prompt.
 
-- **native**: the template renders a message field (``reasoning_content``, ``thinking``) in its
-  own delimiters (Qwen3);
-- **harmony**: the same, in harmony's analysis channel (gpt-oss);
-- **prefixed**: the generation prompt ends inside an opened block (DeepSeek-R1-Distill, QwQ);
-- **inline**: reasoning is written as ``<think>`` tags in the content, single tokens (SmolLM3);
-- **bracket**: inline ``[THINK]…[/THINK]``, single tokens (Magistral);
-- **none**: no reasoning field is rendered and no delimiter is a token (Llama-3.1, Gemma-3, DeepSeek-V3);
-
-and whether it drops reasoning from history turns (Qwen3, QwQ, gpt-oss) or from every turn
-(DeepSeek-R1-Distill cuts each assistant message to the text after ``</think>``).
-
-``Template.render`` renders a conversation once, in transformers' sandboxed Jinja environment,
-with each assistant text replaced by a unique marker; the markers say where every text landed,
-whatever glue the template put around it, and the real texts are spliced in. So the spans of
-think and answer come from the rendered structure, never from searching for a text that may
-also occur in the prompt.
+Every reasoning block in the rendered sequence is think, in every turn (a template that keeps
+history reasoning shows it again). Where the template leaves the last turn's reasoning out, tp
+puts it back in the family's own hand: into the template's own empty block (Kimi's
+``<think></think>``, DeepSeek-V3.1's bare ``</think>``, Qwen3's ``<think>\\n\\n</think>\\n\\n``),
+after the opening it writes itself (Nemotron), or where the template cut it (DeepSeek-R1-Distill).
+What the generation prompt already holds (an opened ``<think>\\n``) is prompt, as at inference.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import uuid
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import RecordError, UsageError
-from .formats import FORMATS, TagFormat, prompt_opens_reasoning
+from .errors import RecordError
+from .formats import TagFormat
 from .records import Message
 
-STYLES = ("inline", "native", "prefixed", "bracket", "harmony", "none")
+STYLES = ("native", "harmony", "prefixed", "inline", "bracket", "text")
 # Assistant texts are rendered as markers: private-use characters and a per-process nonce,
 # which no template trims and no text holds.
 _NONCE = uuid.uuid4().hex[:8]
 _MARKER = re.compile(f"\ue000{_NONCE}(?P<kind>[ar])(?P<index>\\d+)\ue001")
 
 
-def _mark(kind: str, i: int) -> str:
+def mark(kind: str, i: int) -> str:
     return f"\ue000{_NONCE}{kind}{i}\ue001"
-
-NATIVE_FIELDS = ("reasoning_content", "thinking")  # the names chat templates read reasoning from
 
 
 @dataclass(frozen=True)
@@ -82,11 +74,12 @@ class Rendered:
     """A conversation rendered to text, with the character spans of what is trained."""
 
     text: str
-    think: list[tuple[int, int]]  # reasoning blocks of trained turns, delimiters included
+    think: list[tuple[int, int]]  # every reasoning block the text holds, delimiters included
     answer: list[tuple[int, int]]  # the rest of each trained turn's completion, end-of-turn token included
-    reinserted: bool = False  # the template cut the last turn's reasoning and tp put it back
+    reinserted: bool = False  # the template left the last turn's reasoning out and tp put it back
     dropped: int = 0  # trained history turns whose reasoning the template leaves out
     inserted: int = 0  # empty blocks tp added to trained turns that had no reasoning
+    given: list[tuple[int, int]] = field(default_factory=list)  # think the generation prompt holds: trained only with the prompt
 
 
 @dataclass(frozen=True)
@@ -95,139 +88,159 @@ class Template:
 
     tokenizer: Any
     name: str
-    kwargs: dict = field(default_factory=dict)  # passed to every render (enable_thinking, reasoning_effort, …)
-    style: str = "none"
+    kwargs: dict = field(default_factory=dict)  # the user's, passed to every render
+    style: str = "text"
     format: TagFormat | None = None  # the registry's format of the template's blocks
-    delimiters: Delimiters | None = None
-    reasoning_field: str | None = None  # native and harmony: the message field the template renders
-    generation_prompt: str = ""  # what add_generation_prompt appends
+    delimiters: Delimiters | None = None  # the family's own block
+    reasoning_field: str | None = None  # the message field the template renders reasoning from
+    generation_prompt: str = ""  # what add_generation_prompt appends (the user's kwargs)
+    thinking_prompt: str = ""  # the same with the template's thinking switch on
     header: str = ""  # the start of an assistant turn: the generation prompt up to any reasoning delimiter
     drops: str = "none"  # "none", "history" or "all": which turns' reasoning the template leaves out
-    end_of_turn: re.Pattern | None = None  # the tokenizer's special tokens, one of which may end a turn
+    end_of_turn: re.Pattern | None = None  # whitespace and a special token, one of which may end a turn
+    switch: tuple | None = None  # (kwarg, on, off): the template's own thinking switch (enable_thinking, …)
+    in_content: bool = True  # reasoning goes into the content as a block (else the template writes its own)
+    empty_block: str = ""  # the family's closed empty block, for turns without reasoning
+    own_empty: bool = False  # the template writes that block itself (not tp's composition)
+    thinking_mode: bool = True  # the model can think: turns without reasoning get an empty block
+    tool_args: str | None = None  # "object" or "string": how the template takes call arguments; None: no calls
+    call_end: str | None = None  # what ends a tool-calling turn (`<|im_end|>`, gpt-oss's `<|call|>`)
 
     # ------------------------------------------------------------------------ rendering
 
-    def apply(self, chat: list[dict], add_generation_prompt: bool = False) -> str:
+    def render_kwargs(self, thinking: bool | None) -> dict:
+        """The user's kwargs, with the template's own switch on (``thinking`` True) or off (False);
+        None, or a switch the user set, leaves them as they are."""
+        if thinking is not None and self.switch is not None and self.switch[0] not in self.kwargs:
+            return {**self.kwargs, self.switch[0]: self.switch[1] if thinking else self.switch[2]}
+        return self.kwargs
+
+    def apply(self, chat: list[dict], add_generation_prompt: bool = False, tools: list | None = None,
+              thinking: bool | None = None) -> str:
         """The template's text for ``chat``; a template error is a one-line ``RecordError``."""
+        extra = {"tools": tools} if tools else {}
         try:
             return self.tokenizer.apply_chat_template(
-                chat, tokenize=False, add_generation_prompt=add_generation_prompt, **self.kwargs
+                chat, tokenize=False, add_generation_prompt=add_generation_prompt,
+                **extra, **self.render_kwargs(thinking),
             )
         except Exception as e:  # jinja raises TemplateError, templates raise anything via raise_exception
             first = (str(e).strip().splitlines() or [type(e).__name__])[0]
             raise RecordError(f"the chat template of {self.name} failed: {first}") from None
 
-    def prompt(self, messages: list[Message]) -> str:
-        """The generation prompt for ``messages`` (their reasoning as the template renders history)."""
-        chat, _ = self._chat(messages, {m for m, msg in enumerate(messages) if msg.reasoning is not None}, with_markers=False)
-        return self.apply(chat, add_generation_prompt=True)
+    def prompt(self, messages: list[Message], tools: list | None = None, thinking: bool | None = None) -> str:
+        """The generation prompt for ``messages`` (their reasoning as the template renders history);
+        ``thinking`` turns the template's own switch on or off."""
+        chat, texts = self._chat(messages)
+        return _unmark(self.apply(chat, add_generation_prompt=True, tools=tools, thinking=thinking), texts)
 
-    def render(self, messages: list[Message], train_all: bool = False, empty_think: bool = True,
-               verify: bool = False) -> Rendered:
+    def render(self, messages: list[Message], tools: list | None = None, train_all: bool = False,
+               empty_think: bool = True, verify: bool = False) -> Rendered:
         """``messages`` in training form (no generation prompt) with the spans of the trained turns:
         the last assistant turn, or every one with ``train_all``. ``empty_think`` gives trained turns
-        without reasoning an empty block, as at inference. ``verify`` also renders the real texts and
-        checks that the template treats them as it treated the markers."""
+        without reasoning the family's empty block, as at inference. ``verify`` also renders the real
+        texts and checks that the template treats them as it treated the markers."""
         assistant = [i for i, m in enumerate(messages) if m.role == "assistant"]
+        last = assistant[-1]
         trained = set(assistant if train_all else assistant[-1:])
-        with_block = {i for i in assistant if messages[i].reasoning is not None}
-        inserted = {i for i in trained - with_block if empty_think and self.delimiters is not None}
-        chat, texts = self._chat(messages, with_block | inserted)
-        marked = self.apply(chat)
-        found = self._find(marked)
+        thinking = True if any(messages[i].reasoning is not None for i in assistant) else None
+        chat, texts = self._chat(messages)
+        marked = self.apply(chat, tools=tools, thinking=thinking)
+        found = _find(marked, self.name)
         if verify:
-            self._verify(chat, texts, marked, found)
-        reinserted, dropped = False, 0
-        for i in sorted(trained & (with_block | inserted)):
+            real = self.apply([_unmark_message(m, texts) for m in chat], tools=tools, thinking=thinking)
+            _check_same(real, _splice(marked, found, texts)[0], self.name)
+        reinserted, dropped, inserted = False, 0, 0
+        for i in sorted(trained, reverse=True):  # from the end: an edit moves nothing before it
+            reasoning = messages[i].reasoning
             if ("r", i) in found:
                 continue
-            if i != assistant[-1]:
-                dropped += i in with_block  # the template's rule for history turns; counted, reported
-            elif self.reasoning_field is not None:
-                raise RecordError(f"the chat template of {self.name} leaves out the reasoning of the last assistant turn")
-            else:
-                marked = self._reinsert(marked, found, i)
-                found, reinserted = self._find(marked), True
-        text, spans = self._splice(marked, found, texts)
-        think, answer = self._turn_spans(text, spans, assistant, trained)
-        return Rendered(text, think, answer, reinserted, dropped, len(inserted))
+            if reasoning is not None and i != last:
+                dropped += 1  # the template's rule for history turns; counted, reported
+                continue
+            if reasoning is None and not (i == last or self.drops == "none"):
+                continue
+            # An empty block where the model thinks, or where the generation prompt holds one (Gemma-4 off).
+            empty = (empty_think and self.thinking_mode and self.reasoning_field is None) or (
+                i == last and bool(self.format.close_re.search(self._given(thinking))))
+            edited = self._put_block(marked, found, i, mark("r", i) if reasoning is not None else None, empty)
+            if edited is not None:
+                marked, found = edited, _find(edited, self.name)
+                reinserted |= reasoning is not None
+                inserted += reasoning is None
+        text, spans = _splice(marked, found, texts)
+        think, answer, given = self._spans(text, spans, messages, assistant, trained, thinking)
+        return Rendered(text, think, answer, reinserted, dropped, inserted, given)
 
-    def _chat(self, messages: list[Message], with_block: set[int], with_markers: bool = True):
+    def _chat(self, messages: list[Message]) -> tuple[list[dict], dict[str, str]]:
         """The template's messages, with markers in place of assistant texts; and each marker's text."""
         chat, texts = [], {}
         for i, m in enumerate(messages):
             if m.role != "assistant":
-                chat.append({"role": m.role, "content": m.content})
+                chat.append({"role": m.role, "content": m.content, **m.extra})
                 continue
-            if i in with_block and self.delimiters is None:
-                raise RecordError(f"message {i} has reasoning, but the chat template of {self.name} cannot render "
-                                  "any (no reasoning field is rendered and no reasoning delimiter is a token)")
-            content, reasoning = m.content, m.reasoning or ""
-            if with_markers:
-                texts[content := _mark("a", i)] = m.content
-                texts[reasoning := _mark("r", i)] = m.reasoning or ""
-            if i not in with_block:
-                chat.append({"role": "assistant", "content": content})
-            elif self.reasoning_field is not None:
-                chat.append({"role": "assistant", "content": content, self.reasoning_field: reasoning})
-            else:
-                chat.append({"role": "assistant", "content": self.delimiters.block(reasoning) + content})
+            content, reasoning = mark("a", i), mark("r", i)
+            texts[content], texts[reasoning] = m.content, m.reasoning or ""
+            turn = {"role": "assistant", "content": content}
+            if m.reasoning is not None:
+                if self.reasoning_field is not None:
+                    turn[self.reasoning_field] = reasoning
+                elif self.in_content:
+                    turn["content"] = self.delimiters.block(reasoning) + content
+            if m.tool_calls:
+                turn["tool_calls"] = self._calls(m.tool_calls)
+            chat.append(turn)
         return chat, texts
 
-    def _find(self, marked: str) -> dict[tuple[str, int], re.Match]:
-        found = {}
-        for m in _MARKER.finditer(marked):
-            key = (m["kind"], int(m["index"]))
-            if key in found:
-                raise RecordError(f"the chat template of {self.name} renders message {key[1]} twice")
-            found[key] = m
-        return found
+    def _calls(self, calls: list[dict]) -> list[dict]:
+        if self.tool_args is None:
+            raise RecordError(f"tp cannot label the tool calls of the chat template of {self.name}: it writes no calls "
+                              "after the assistant's text")
+        if self.tool_args == "object":
+            return calls
+        import json
 
-    def _reinsert(self, marked: str, found: dict, i: int) -> str:
-        """Put back the block the template cut from the last turn (DeepSeek-R1-Distill keeps only
-        the text after ``</think>``): the turn's completion becomes what tp composed for it."""
+        return [{**c, "function": {**c["function"], "arguments": json.dumps(c["function"]["arguments"])}}
+                for c in calls]
+
+    def _put_block(self, marked: str, found: dict, i: int, reasoning: str | None, empty: bool) -> str | None:
+        """``marked`` with a block for turn ``i``'s ``reasoning`` (None: an empty block, if ``empty``)
+        where the template left none; None when nothing is to change. The template's own block is
+        filled in; an opening it writes before the content is closed; else the family's block
+        goes where the template cut it (the text it kept must be the composed block's tail)."""
         content = found[("a", i)].start()
         start = self._completion_start(marked, _previous_end(found, i), content)
-        composed = self.delimiters.block(_mark("r", i))
-        kept = marked[start:content]
-        if not composed.endswith(kept):
+        glue = marked[start:content]
+        fmt, d = self.format, self.delimiters
+        closed = _last(fmt.close_re, glue, 0, len(glue))
+        opened = _last(fmt.open_re, glue, 0, closed.start() if closed else len(glue))
+        if closed is not None:  # the template's own block (an empty one, or a bare close)
+            if reasoning is None:
+                return None
+            at = opened.start() if opened is not None else closed.start()
+            filled = (glue[at:opened.end()] if opened is not None else d.open) + d.after_open + reasoning + d.before_close
+            return marked[:start + at] + filled + marked[start + closed.start():]
+        if opened is not None:  # an opening before the content: the content would sit inside the block
+            after = glue[opened.end():]
+            body = (reasoning or "") if after.endswith(d.after_open) or not d.after_open else d.after_open + (reasoning or "")
+            return marked[:content] + body + d.closing() + marked[content:]
+        if reasoning is None and not empty:
+            return None
+        composed = d.block(reasoning) if reasoning is not None else self.empty_block
+        if not composed.endswith(glue):
             raise RecordError(f"the chat template of {self.name} cuts the reasoning of message {i} in a way tp cannot undo")
         return marked[:start] + composed + marked[content:]
 
-    def _splice(self, marked: str, found: dict, texts: dict[str, str]):
-        """The real text, and where each marked text ended up in it."""
-        pieces, spans, pos, shift = [], {}, 0, 0
-        for key, m in sorted(found.items(), key=lambda item: item[1].start()):
-            real = texts[m.group(0)]
-            pieces += (marked[pos:m.start()], real)
-            start = m.start() + shift
-            spans[key] = (start, start + len(real))
-            shift += len(real) - (m.end() - m.start())
-            pos = m.end()
-        pieces.append(marked[pos:])
-        return "".join(pieces), spans
-
-    def _verify(self, chat: list[dict], texts: dict[str, str], marked: str, found: dict) -> None:
-        real_chat = [{k: self._unmark(v, texts) for k, v in message.items()} for message in chat]
-        real = self.apply(real_chat)
-        spliced, _ = self._splice(marked, found, texts)
-        if real != spliced:
-            at = next((k for k, (x, y) in enumerate(zip(real, spliced)) if x != y), min(len(real), len(spliced)))
-            raise RecordError(f"the chat template of {self.name} rewrites this record's assistant text (at character "
-                              f"{at}: {real[at:at + 30]!r}), so tp cannot tell where its spans are")
-
-    def _unmark(self, value: Any, texts: dict[str, str]) -> Any:
-        if not isinstance(value, str) or "\ue000" not in value:
-            return value
-        return _MARKER.sub(lambda m: texts[m.group(0)], value)
-
-    def _turn_spans(self, text: str, spans: dict, assistant: list[int], trained: set[int]):
-        think, answer = [], []
+    def _spans(self, text: str, spans: dict, messages: list[Message], assistant: list[int], trained: set[int],
+               thinking: bool | None):
+        """Every assistant turn's reasoning block (think), and each trained turn's answer."""
+        think, answer, given_spans = [], [], []
+        given = self._given(thinking)
         for n, i in enumerate(assistant):
-            if i not in trained:
-                continue
             if ("a", i) not in spans:
-                raise RecordError(f"the chat template of {self.name} leaves out the content of message {i}")
+                if i in trained:
+                    raise RecordError(f"the chat template of {self.name} leaves out the content of message {i}")
+                continue
             content_start, content_end = spans[("a", i)]
             lo = spans.get(("a", assistant[n - 1]), (0, 0))[1] if n else 0
             first = spans[("r", i)][0] if ("r", i) in spans else content_start
@@ -235,40 +248,105 @@ class Template:
             block = self._block(text, lo, start, content_start, spans.get(("r", i)))
             if block is not None:
                 think.append(block)
-                start = min(start, block[0])
-            end = content_end
-            if self.end_of_turn is not None and (eot := self.end_of_turn.match(text, content_end)):
-                end = eot.end()  # the model must learn to stop: its end-of-turn token is trained with the answer
-            answer.append((block[1] if block else start, end))
-        return think, answer
+            if i in trained and given and block is not None and text.startswith(given, start):
+                given_spans.append((start, start + len(given)))  # the model is given this at inference
+            if i not in trained:
+                continue
+            begin = block[1] if block is not None else start
+            answer.append((max(begin, start), self._turn_end(text, content_end, bool(messages[i].tool_calls))))
+        return think, answer, given_spans
+
+    def _given(self, thinking: bool | None) -> str:
+        """What the generation prompt holds beyond the turn header (an opened or closed empty block)."""
+        prompt = self.thinking_prompt if thinking else self.generation_prompt
+        return prompt[len(self.header):] if prompt.startswith(self.header) else ""
+
+    def _turn_end(self, text: str, content_end: int, calls: bool) -> int:
+        """Where a trained turn ends: after its tool calls, and its end-of-turn token (the model must learn to stop)."""
+        if calls and self.call_end:
+            k = text.find(self.call_end, content_end)
+            if k >= 0:
+                return k + len(self.call_end)
+        if self.end_of_turn is not None and (eot := self.end_of_turn.match(text, content_end)):
+            return eot.end()
+        return content_end
 
     def _completion_start(self, text: str, lo: int, hi: int) -> int:
-        """Where the model's own text of a turn begins: after the last turn header before ``hi``."""
+        """Where the model's own text of a turn begins: after the last turn header before ``hi``
+        (a template without one, Magistral's: after the last special token, its ``[/INST]``)."""
         if not self.header:
-            return hi
+            if self.end_of_turn is None:
+                return hi
+            ends = [m.end() for m in self.end_of_turn.finditer(text, lo, hi) if not self._delimiter(m.group(0).strip())]
+            return max(ends, default=hi)
         k = text.rfind(self.header, lo, hi)
         return hi if k < 0 else k + len(self.header)
 
+    def _delimiter(self, token: str) -> bool:
+        fmt = self.format
+        return fmt is not None and bool(fmt.open_re.fullmatch(token) or fmt.close_re.fullmatch(token))
+
     def _block(self, text: str, lo: int, start: int, content: int, reasoning: tuple[int, int] | None):
         """The reasoning block of a turn, delimiters included: around its reasoning, or one the
-        template wrote itself (Qwen3's empty block) between the turn header and the content.
-        Only template glue is searched, never a message's text: the opening delimiter is the
-        last one before the reasoning (after the previous turn, ``lo``, for templates without a
-        turn header), an inserted block must lie after the turn header (``start``)."""
+        template wrote itself (an empty block, V3.1's bare close) between the turn header and the
+        content. Only template glue is searched, never a message's text: the opening delimiter is
+        the last one before the reasoning (after the previous turn, ``lo``, for templates without a
+        turn header); a block of the template's own must lie after the turn header (``start``)."""
         if self.format is None:
             return None
+        fmt = self.format
         if reasoning is None:
-            opened = self.format.open_re.search(text, start, content)
-            after = opened.end() if opened else 0
-        else:
-            opened = _last(self.format.open_re, text, lo, reasoning[0])
-            after = reasoning[1]
-        closed = self.format.close_after(opened).search(text, after, content) if opened else None
+            closed = _last(fmt.close_re, text, start, content)
+            if closed is None:
+                return None
+            opened = _last(fmt.open_re, text, start, closed.start())
+            return (opened.start() if opened else start), closed.end()
+        opened = _last(fmt.open_re, text, lo, reasoning[0])
+        closed = fmt.close_after(opened).search(text, reasoning[1], content) if opened else None
         if closed is None:
-            if reasoning is not None:
-                raise RecordError(f"cannot find the delimiters the chat template of {self.name} put around the reasoning")
-            return None
+            raise RecordError(f"cannot find the delimiters the chat template of {self.name} put around the reasoning")
         return opened.start(), closed.end()
+
+
+def _find(marked: str, name: str) -> dict[tuple[str, int], re.Match]:
+    found = {}
+    for m in _MARKER.finditer(marked):
+        key = (m["kind"], int(m["index"]))
+        if key in found:
+            raise RecordError(f"the chat template of {name} renders message {key[1]} twice")
+        found[key] = m
+    return found
+
+
+def _splice(marked: str, found: dict, texts: dict[str, str]):
+    """The real text, and where each marked text ended up in it."""
+    pieces, spans, pos, shift = [], {}, 0, 0
+    for key, m in sorted(found.items(), key=lambda item: item[1].start()):
+        real = texts[m.group(0)]
+        pieces += (marked[pos:m.start()], real)
+        start = m.start() + shift
+        spans[key] = (start, start + len(real))
+        shift += len(real) - (m.end() - m.start())
+        pos = m.end()
+    pieces.append(marked[pos:])
+    return "".join(pieces), spans
+
+
+def _check_same(real: str, spliced: str, name: str) -> None:
+    if real != spliced:
+        at = next((k for k, (x, y) in enumerate(zip(real, spliced)) if x != y), min(len(real), len(spliced)))
+        raise RecordError(f"the chat template of {name} rewrites this record's assistant text (at character "
+                          f"{at}: {real[at:at + 30]!r}), so tp cannot tell where its spans are")
+
+
+def _unmark(value: Any, texts: dict[str, str]) -> Any:
+    if not isinstance(value, str) or "\ue000" not in value:
+        return value
+    return _MARKER.sub(lambda m: texts.get(m.group(0), ""), value)
+
+
+def _unmark_message(message: dict, texts: dict[str, str]) -> dict:
+    return {k: _unmark(v, texts) for k, v in message.items()}
 
 
 def _previous_end(found: dict, i: int) -> int:
@@ -283,84 +361,8 @@ def _last(pattern: re.Pattern, text: str, lo: int, hi: int):
     return last
 
 
-# ---------------------------------------------------------------------------- detection
+def detect(tokenizer: Any, template_kwargs: dict | None = None, think_tags: tuple[str, str] | None = None) -> Template:
+    """The template of ``tokenizer``, learned by rendering probes (see detect.py)."""
+    from .detect import detect as learn
 
-
-def detect(tokenizer: Any, template_kwargs: dict | None = None) -> Template:
-    """The reasoning style of ``tokenizer``'s chat template, learned by rendering probes."""
-    if not getattr(tokenizer, "chat_template", None):
-        raise UsageError("the tokenizer has no chat template")
-    name = os.path.basename(str(getattr(tokenizer, "name_or_path", "") or "").rstrip("/")) or "the tokenizer"
-    probe = Template(tokenizer, name, dict(template_kwargs or {}), end_of_turn=_end_of_turn_pattern(tokenizer))
-    user = [{"role": "user", "content": "What is 2 + 2?"}]
-    try:
-        bare, generation = probe.apply(user), probe.apply(user, add_generation_prompt=True)
-    except RecordError as e:
-        raise UsageError(str(e)) from None
-    suffix = generation[len(os.path.commonprefix([bare, generation])):]
-    style, fmt, field_name = _style(probe, tokenizer, suffix)
-    t = replace(probe, style=style, format=fmt, delimiters=DELIMITERS[fmt.name] if fmt else None,
-                reasoning_field=field_name, generation_prompt=suffix, header=_header(suffix))
-    return replace(t, drops=_drops(t) if fmt else "none")
-
-
-def _style(probe: Template, tokenizer: Any, suffix: str) -> tuple[str, TagFormat | None, str | None]:
-    for name in NATIVE_FIELDS:
-        reasoning = _mark("r", 1)
-        text = _probe(probe, [{"role": "assistant", "content": _mark("a", 1), name: reasoning}])
-        if reasoning in text:
-            fmt = prompt_opens_reasoning(text[: text.index(reasoning)])
-            if fmt is None:
-                raise UsageError(f"the chat template of {probe.name} renders {name!r} without reasoning delimiters tp knows")
-            return ("harmony" if fmt.name == "harmony" else "native"), fmt, name
-    opened = prompt_opens_reasoning(suffix)
-    if opened is not None and opened.name in DELIMITERS:
-        return "prefixed", opened, None
-    for name in ("think", "bracket"):
-        d = DELIMITERS[name]
-        if _single_token(tokenizer, d.open) and _single_token(tokenizer, d.close):
-            return ("bracket" if name == "bracket" else "inline"), FORMATS[name], None
-    return "none", None, None
-
-
-def _drops(t: Template) -> str:
-    """Which turns' reasoning the template leaves out: none, history turns, or all of them."""
-    def turn(i: int) -> dict:
-        reasoning, content = _mark("r", i), _mark("a", i)
-        if t.reasoning_field:
-            return {"role": "assistant", "content": content, t.reasoning_field: reasoning}
-        return {"role": "assistant", "content": t.delimiters.block(reasoning) + content}
-
-    if _mark("r", 1) not in _probe(t, [turn(1)]):
-        return "all"
-    two = _probe(t, [turn(1), {"role": "user", "content": "And 3 + 3?"}, turn(3)])
-    return "history" if _mark("r", 1) not in two else "none"
-
-
-def _probe(t: Template, turns: list[dict]) -> str:
-    try:
-        return t.apply([{"role": "user", "content": "What is 2 + 2?"}, *turns])
-    except RecordError as e:
-        raise UsageError(str(e)) from None
-
-
-def _header(suffix: str) -> str:
-    """The generation prompt up to its first reasoning delimiter (an opened or a closed empty block)."""
-    cut = len(suffix)
-    for fmt in FORMATS.values():
-        for pattern in (fmt.open_re, fmt.close_re):
-            m = pattern.search(suffix)
-            if m is not None:
-                cut = min(cut, m.start())
-    return suffix[:cut]
-
-
-def _single_token(tokenizer: Any, text: str) -> bool:
-    return len(tokenizer(text, add_special_tokens=False)["input_ids"]) == 1
-
-
-def _end_of_turn_pattern(tokenizer: Any) -> re.Pattern | None:
-    decoder = getattr(tokenizer, "added_tokens_decoder", None) or {}
-    special = sorted({t.content for t in decoder.values() if getattr(t, "special", False) and t.content}, key=len, reverse=True)
-    return re.compile("|".join(map(re.escape, special))) if special else None
-
+    return learn(tokenizer, template_kwargs, think_tags)

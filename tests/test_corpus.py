@@ -101,6 +101,19 @@ def test_think_tag_files(corpus_dir, name):
         valid=n["both"] + n["close_only"] - u, truncated=n["open_only"] + n["neither"] + u)
 
 
+@pytest.mark.parametrize("name", THINK_TAG_FILES)
+def test_one_scan_path_agrees_with_the_rule(corpus_dir, name):
+    """The one-scan path that most records take gives, on every real text it takes, the general rule's split."""
+    from thinkpack_cli.formats import FORMATS
+    from thinkpack_cli.formats.base import TagFormat
+    from thinkpack_cli.formats.think import split_plain
+
+    texts = [r[FIELDS[name]] for r in records(corpus_dir, name) if isinstance(r.get(FIELDS[name]), str)]
+    taken = [(t, fast) for t in texts if (fast := split_plain(t)) is not None]
+    assert len(taken) > len(texts) / 2
+    assert [fast for _, fast in taken] == [TagFormat.split(FORMATS["think"], t) for t, _ in taken]
+
+
 def test_close_only_is_read_as_prefixed(corpus_dir):
     name = "reasoning_gym_eval_local_rl.jsonl"
     out = [r for r in parse(corpus_dir, name) if r["reasoning_tag"] == "</think>"]

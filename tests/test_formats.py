@@ -408,3 +408,19 @@ BARE_PROMPTS = [  # (id, prompt without chat markup, format): only its end can o
 def test_bare_prompts(prompt, expected):
     found = prompt_opens_reasoning(prompt)
     assert (found.name if found else None) == expected
+
+
+ONE_SCAN = ["<think>r</think>4", "<think>r</think>4</answer>", "<think>r</think> <answer>4</answer> ", "<think>r</think>x < 5",
+            "<think>r</think><answer>4", "<think>r</think>a<b", "<think>r</think>a</think>", "<think>r</think>a<think>b",
+            "<think>x < 5 <tool_call>f", "<think>r</think><answer>4</answer>tail", "<think>r</think><answer>a<b>c</b></answer>",
+            "<think>r", "<think>a <think>b</think></think>c", "<think>r</think>\n</think>a", "<think>r</think><Answer>4</Answer>"]
+
+
+@pytest.mark.parametrize("text", ONE_SCAN)
+def test_one_scan_path_agrees_with_the_rule(text):
+    """think's one-scan path (most records take it) gives what the general rule gives, or steps aside."""
+    from thinkpack_cli.formats.base import TagFormat
+    from thinkpack_cli.formats.think import split_plain
+
+    fast = split_plain(text)
+    assert fast is None or fast == TagFormat.split(FORMATS["think"], text)

@@ -13,6 +13,8 @@ _NAMES = ("think", "thinking", "reasoning", "thought", "seed:think")
 _ALTERNATIVES = "|".join(_NAMES)
 # What may start a delimiter, a tool call or a wrapper after a `<`: a closing tag, a tag name,
 # a `<|`/`<｜` special token. Anything else (`x < 5`) is text the one-scan path steps over.
+_PLAIN_TEXT = r"((?:[^<]|<(?![/a-zA-Z|｜]))*)"  # no tag-like `<` in it
+_WRAPPED_ANSWER = re.compile(rf"\s*<answer>{_PLAIN_TEXT}(?:</answer>\s*)?\Z|{_PLAIN_TEXT}\Z")
 _TAG_START = frozenset("/|｜abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
@@ -47,25 +49,22 @@ def split_plain(text: str) -> Split | None:
         return Split(stripped(text, 7), "", TRUNCATED, "think", "<think>")
     if not text.startswith("</think>", close):
         return None
-    start, end = close + 8, len(text)
-    tag = _next_tag(text, start)
-    if tag >= 0:  # only an `<answer>` wrapper around the whole answer (R1-Zero's template) stays on this path
-        if not text.startswith("<answer>", tag) or text[start:tag].strip():
+    start = end = close + 8
+    if text.find("<", start) < 0:
+        end = len(text)
+    else:  # of tag-like text in the answer, only an `<answer>` wrapper around all of it (R1-Zero) stays here
+        wrapped = _WRAPPED_ANSWER.match(text, start)
+        if wrapped is None:
             return None
-        start, end = tag + 8, _next_tag(text, tag + 8)
-        if end < 0:
-            end = len(text)
-        elif not text.startswith("</answer>", end) or _next_tag(text, end + 9) >= 0:
-            return None
+        start, end = wrapped.span(1 if wrapped.start(1) >= 0 else 2)
     reasoning = stripped(text, 7, close)
     return Split(reasoning, stripped(text, start, end), VALID if reasoning else EMPTY, "think", "<think>")
 
 
 def _next_tag(text: str, pos: int) -> int:
     """Where the next tag-like ``<`` is (str.find hops: far faster than a regex scan), or -1."""
-    find, last = text.find, len(text) - 1
-    while (at := find("<", pos)) >= 0:
-        if at < last and text[at + 1] in _TAG_START:
-            return at
-        pos = at + 1
-    return -1
+    find = text.find
+    at = find("<", pos)
+    while at >= 0 and text[at + 1 : at + 2] not in _TAG_START:
+        at = find("<", at + 1)
+    return at

@@ -121,12 +121,22 @@ def _grade_letter(region: str, choice: str) -> Verdict:
 
 def _grade_expression(region: str, contained: bool, gold: str) -> Verdict:
     gold_text, pred_text, reading = expression_inputs(region, contained, gold)
-    predicted = _parse(pred_text, reading) if pred_text is not None else []
+    return Verdict(False, None, UNPARSABLE, "math_verify") if pred_text is None else _verify(gold_text, pred_text, reading)
+
+
+@lru_cache(maxsize=65536)  # different answers often hand Math-Verify the same texts (a container's content)
+def _verify(gold_text: str, pred_text: str, reading: int) -> Verdict:
+    predicted = _parse(pred_text, reading)
     if not predicted:
         return Verdict(False, None, UNPARSABLE, "math_verify")
+    gold = _parse(gold_text, GOLD)
+    # verify() is any() over every (gold, prediction) pair, text pairs equal when stripped and
+    # non-empty: checking those first gives its verdict without sympy's simplify.
+    texts = {g.strip() for g in gold if isinstance(g, str) and g.strip()}
+    if any(isinstance(p, str) and p.strip() in texts for p in predicted):
+        return Verdict(True, _shown(predicted), GRADED, "math_verify")
     _, verify = _math_verify()
-    correct = bool(verify(_parse(gold_text, GOLD), predicted, timeout_seconds=None))
-    return Verdict(correct, _shown(predicted), GRADED, "math_verify")
+    return Verdict(bool(verify(gold, predicted, timeout_seconds=None)), _shown(predicted), GRADED, "math_verify")
 
 
 GOLD, PREDICTION = 1, 0  # which of ``math_verify_configs`` reads a text

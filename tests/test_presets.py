@@ -208,5 +208,27 @@ def test_parse_takes_the_preset_field(tmp_path):
 def test_every_preset_is_documented():
     readme = (presets.__file__.rsplit("/thinkpack_cli/", 1)[0] + "/README.md")
     text = open(readme, encoding="utf-8").read()
-    for name in presets.NAMES:
-        assert f"`{name}`" in text, name
+    section = text.split("## Other tools' files: `--preset` and field paths")[1].split("\n## ")[0]
+    for preset in presets.PRESETS.values():
+        row = next(line for line in section.splitlines() if line.startswith(f"| `{preset.name}` |"))
+        assert all(f"`{alternative}`" in row for alternative in preset.field.split("|")), preset.name
+        assert preset.id is None or all(f"`{alternative}`" in row for alternative in preset.id.split("|")), preset.name
+
+
+def test_gold_joined_from_a_separate_file_by_id(tmp_path):
+    outputs = jsonl(tmp_path / "batch_output.jsonl", [
+        _batch_line("q1", "<think>2+2</think>4"), _batch_line("q2", "<think>3+3</think>7"),
+        _batch_line("q3", "<think>1+1</think>2")])
+    golds = jsonl(tmp_path / "questions.jsonl", [
+        {"custom_id": "q1", "question": "2+2?", "answer": "4"}, {"custom_id": "q2", "question": "3+3?", "answer": "6"},
+        {"custom_id": "q3", "question": "1+1?", "answer": "2"}])
+    m = stats_json(outputs, "--preset", "openai-batch", "--gold-file", golds)
+    assert m["graded"] == 3 and m["accuracy"] == pytest.approx(2 / 3)
+    # the gold field of the gold file can be named, and a gold file needs an id to join on
+    renamed = jsonl(tmp_path / "q.jsonl", [{"custom_id": "q1", "solution": "4"}])
+    assert stats_json(outputs, "--preset", "openai-batch", "--gold-file", renamed, "--gold", "solution")["graded"] == 1
+    no_id = tp("stats", outputs, "--field", "response.body.choices[*].message.content", "--gold-file", golds)
+    assert no_id.exit_code == 2 and "--id" in no_id.output
+    clash = jsonl(tmp_path / "clash.jsonl", [{"custom_id": "q1", "gold": "4"}, {"custom_id": "q1", "gold": "5"}])
+    bad = tp("stats", outputs, "--preset", "openai-batch", "--gold-file", clash)
+    assert bad.exit_code == 2 and "two different golds" in bad.output

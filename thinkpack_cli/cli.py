@@ -145,6 +145,7 @@ def stats(
     inputs: Inputs = None,
     by: Annotated[Optional[str], typer.Option("--by", help="Group by these fields (comma-separated, dotted paths allowed).")] = None,
     gold: Annotated[Optional[str], typer.Option("--gold", help="Gold-answer field or dotted path (default: gold or reference, when present). A list is any-of; a GSM8K solution grades against its '#### N'.")] = None,
+    gold_file: Annotated[Optional[str], typer.Option("--gold-file", help="Gold answers in another file (JSONL or Parquet), joined by --id; the gold field is --gold or the first of gold, reference, answer, expected_answer.")] = None,
     id_field: Annotated[Optional[str], typer.Option("--id", help="Records sharing this field are samples of one prompt (for pass@k).")] = None,
     k: Annotated[Optional[str], typer.Option("--k", help="pass@k and maj@k for these k (comma-separated), over prompts with at least k samples.")] = None,
     grader: Annotated[str, typer.Option("--grader", help="math (Math-Verify), exact (string equality) or none (no grading).")] = "math",
@@ -173,7 +174,7 @@ def stats(
 
     Reads parsed records (from tp parse) or raw outputs, parsed on the fly with the same options as tp parse. Several inputs give one column each and their change against the first.
     """
-    from . import confidence, gates, paper_table, presets, report, step_summary, tables
+    from . import confidence, gates, joins, paper_table, presets, report, step_summary, tables
     from . import console
     from . import stats as stats_lib
     from .errors import GateFailed, UsageError
@@ -188,8 +189,9 @@ def stats(
         raise UsageError("--layout paper is a table: use it alone or with --markdown, --csv or --tsv")
     options = stats_lib.StatsOptions(
         parse=_parse_options(field, format, open_tag, close_tag, prefixed, tokenizer, prompt_field),
-        by=tuple(_split_list(by)), gold=gold, id=id_field, ks=tuple(_ints(k, "--k")), grader=grader, timeout=grade_timeout,
+        by=tuple(_split_list(by)), gold=None if gold_file else gold, id=id_field, ks=tuple(_ints(k, "--k")), grader=grader, timeout=grade_timeout,
         samples=samples_path is not None,
+        gold_table=joins.load_gold(gold_file, id_field, gold) if gold_file else None,
     )
     stats_lib.check_options(options)
     names = stats_lib.metric_names(options, tokens=True)  # gates may name token metrics before records show them

@@ -31,6 +31,7 @@ def report(
     title: Annotated[Optional[str], typer.Option("--title", help="Page title (default: the input names).")] = None,
     by: Annotated[Optional[str], typer.Option("--by", help="Group the headline table by these fields (comma-separated).")] = None,
     gold: Gold = None,
+    gold_file: Annotated[Optional[str], typer.Option("--gold-file", help="Gold answers in another file, joined by --id (as tp stats).")] = None,
     id_field: Id = None,
     grader: Grader = "math",
     grade_timeout: Annotated[float, typer.Option("--grade-timeout", min=0.01, help="Seconds per answer before it counts as wrong.")] = 5.0,
@@ -54,7 +55,7 @@ def report(
     import os
     import tempfile
 
-    from . import console, html_report, presets
+    from . import console, html_report, joins, presets
     from . import stats as stats_lib
     from .errors import UsageError
     from .parse import ParseOptions, Parser
@@ -65,8 +66,9 @@ def report(
     options = stats_lib.StatsOptions(
         parse=ParseOptions(field=field, format=format, open_tag=open_tag, close_tag=close_tag, prefixed=prefixed,
                            prompt_field=prompt_field, tokenizer=tokenizer),
-        by=tuple(p.strip() for p in (by or "").split(",") if p.strip()), gold=gold, id=id_field, grader=grader,
-        timeout=grade_timeout, samples=True,
+        by=tuple(p.strip() for p in (by or "").split(",") if p.strip()), gold=None if gold_file else gold, id=id_field,
+        grader=grader, timeout=grade_timeout, samples=True,
+        gold_table=joins.load_gold(gold_file, id_field, gold) if gold_file else None,
     )
     stats_lib.check_options(options)
     parser = Parser.create(options.parse)

@@ -40,6 +40,7 @@ class StatsOptions:
     grader: str = "math"
     timeout: float = 5.0
     samples: bool = False  # keep every sample, gold or not, for a per-sample log
+    gold_table: dict | None = None  # --gold-file: {id: gold}, for records without a gold of their own
 
 
 class Sample(NamedTuple):
@@ -213,6 +214,8 @@ class StatsJob:
             value = _lookup(record, name)
             if value is not None and value != "" and value != []:
                 return value
+        if self.options.gold_table is not None:
+            return self.options.gold_table.get(_hashable(_lookup(record, self.options.id)))
         return None
 
 

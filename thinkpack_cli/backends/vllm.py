@@ -115,7 +115,7 @@ class VllmBackend:
             self.lora = LoRARequest(ADAPTER_NAME, 1, os.path.abspath(adapter))
             try:  # load it now: vLLM would otherwise read it at its first request, after phase 1
                 self.llm.llm_engine.add_lora(self.lora)
-            except (ValueError, RuntimeError) as e:
+            except Exception as e:  # whatever vLLM's loader raised (its types differ by version): one line, exit 2
                 raise UsageError(f"--adapter {adapter}: vLLM cannot load it: {e}") from None
         self.max_model_len = self.llm.llm_engine.model_config.max_model_len
         self.tokenizer = self.llm.get_tokenizer()

@@ -258,6 +258,12 @@ def test_prompts_are_lines_of_the_input_across_blocks_and_workers(tmp_path):
         assert m["pass@2"] is None  # no prompt has two samples
 
 
+def test_a_record_without_the_id_is_its_own_prompt(tmp_path):
+    records = [{"qid": 1, "response": "ok", "gold": "ok"}, {"response": "no", "gold": "ok"}, {"response": "ok", "gold": "ok"}]
+    m = json.loads(stats(jsonl(tmp_path / "i.jsonl", records), "--json", "--grader", "exact", "--id", "qid", "--k", "2").stdout)
+    assert m["accuracy"] == pytest.approx(2 / 3) and m["pass@2"] is None
+
+
 def test_ids_join_samples_across_blocks(tmp_path):
     records = [{"qid": i % 700, "response": f"<think>{'r' * 4000}</think>{'ok' if i < 700 else 'no'}", "gold": "ok"}
                for i in range(1400)]
@@ -277,7 +283,7 @@ def test_gold_takes_a_path(tmp_path):
     assert m["graded"] == 2 and m["accuracy"] == pytest.approx(0.5)
 
 
-@pytest.mark.parametrize("option", ["--gold", "--by"])
+@pytest.mark.parametrize("option", ["--gold", "--by", "--id"])
 def test_a_field_no_record_has_is_a_usage_error(tmp_path, option):
     result = stats(jsonl(tmp_path / "e.jsonl", EVAL), option, "golden", "--json")
     assert result.exit_code == 2

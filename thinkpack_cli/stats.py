@@ -135,7 +135,7 @@ class StatsJob:
     def __init__(self, options: StatsOptions, parser: Parser):
         self.options = options
         self.parser = parser
-        self.asked = tuple(dict.fromkeys((*options.by, *([options.gold] if options.gold else []))))
+        self.asked = tuple(dict.fromkeys((*options.by, *(f for f in (options.gold, options.id) if f))))
 
     def run(self, rows: list[tuple[int, dict]]):
         tallies: dict[tuple, Tally] = {}
@@ -193,7 +193,8 @@ class StatsJob:
         samples = _samples(record)
         gold = self._gold(record)
         record_id = _hashable(_lookup(record, self.options.id)) if self.options.id else None
-        prompt = ("id", record_id) if self.options.id else ("line", line)
+        # A record without the id is a prompt of its own, not one with every other such record.
+        prompt = ("id", record_id) if record_id is not None else ("line", line)
         several = isinstance(record.get("status"), list)
         for i, (status, reasoning, answer, reasoning_tokens, answer_tokens) in enumerate(samples):
             if i in failed:
@@ -388,14 +389,15 @@ def collect(paths: list[str], options: StatsOptions, parser: Parser, **run_optio
 
 
 def check_fields(columns: list[Column], options: StatsOptions) -> None:
-    """A --gold or --by field that no record has is a mistake (a typo, the wrong file), not a zero."""
+    """A --gold, --by or --id field that no record has is a mistake (a typo, the wrong file), not a zero."""
     seen: dict[str, int] = {}
     for tally in (t for c in columns for t in c.tallies.values()):
         for name, n in tally.seen.items():
             seen[name] = seen.get(name, 0) + n
     if not any(c.summary.read for c in columns):
         return
-    for option, names in (("--by", options.by), ("--gold", (options.gold,) if options.gold and options.grader != NO_GRADING else ())):
+    gold = (options.gold,) if options.gold and options.grader != NO_GRADING else ()
+    for option, names in (("--by", options.by), ("--gold", gold), ("--id", (options.id,) if options.id else ())):
         for name in names:
             if not seen.get(name):
                 raise UsageError(f"{option} {name}: no record has this field")

@@ -13,7 +13,7 @@ Inputs = Annotated[Optional[list[str]], typer.Argument(help="JSONL or Parquet fi
 Output = Annotated[Optional[str], typer.Option("--output", "-o", help="Output file (.jsonl, .jsonl.gz, .parquet); stdout if omitted.")]
 OnError = Annotated[Literal["fail", "skip"], typer.Option("--on-error", help="On a bad record: 'fail' (exit 2) or 'skip' (count it, go on).")]
 Workers = Annotated[Optional[int], typer.Option("--workers", "-j", min=1, help="Worker processes (default: CPU count).")]
-InputFormat = Annotated[Optional[str], typer.Option("--input-format", help="jsonl or parquet (default: from the name, else sniffed).")]
+InputFormat = Annotated[Optional[str], typer.Option("--input-format", help="jsonl, parquet or arrow (default: from the name, else sniffed; a folder is a datasets save_to_disk folder).")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No summary on stderr.")]
 Field = Annotated[Optional[str], typer.Option("--field", "-f", help="Text field, a name or dotted path (choices.0.message.content) (default: first of response, output, completion, generated_text, text, content).")]
 Format = Annotated[Literal[("auto", *FORMATS)], typer.Option("--format", help="Reasoning format (auto: whichever delimiter comes first).")]

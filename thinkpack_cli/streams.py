@@ -35,12 +35,12 @@ from typing import Any, Callable, Iterable, Iterator, Protocol
 
 import orjson
 
-from . import console
+from . import console, more_inputs
 from .errors import InputError, OutputError, RecordError, UsageError
 
 BLOCK_BYTES = 1 << 20  # measured faster than 2 MB: a block's objects stay within a core's cache
 PARQUET_ROWS = 8192
-INPUT_FORMATS = ("jsonl", "parquet")
+INPUT_FORMATS = ("jsonl", "parquet", "arrow")
 ON_ERROR = ("fail", "skip")
 SHOWN_SKIPPED = 20  # skipped lines listed in the summary; --skipped FILE gets every one
 _MAGIC_PARQUET = b"PAR1"
@@ -105,11 +105,16 @@ class Source:
     def __init__(self, path: str, input_format: str | None = None):
         self.path = path
         self.name = "<stdin>" if path == "-" else path
-        self.size = None if path == "-" else _file_size(path)  # for progress: the data read is the opened file's
+        self.remote = more_inputs.is_remote(path)  # s3://, hf://, … through fsspec
+        # for progress: the data read is the opened file's
+        self.size = None if path == "-" else more_inputs.remote_size(path) if self.remote else _file_size(path)
         self.format = input_format
         self.array = False  # its first line opens a JSON array: the error there says so
 
     def blocks(self) -> Iterator[Block]:
+        if more_inputs.is_arrow(self.path, self.format):  # a save_to_disk folder or an Arrow IPC file
+            yield from more_inputs.arrow_blocks(self, PARQUET_ROWS)
+            return
         stream = _open_binary(self)
         try:
             head = _peek(stream, 64)
@@ -119,7 +124,7 @@ class Source:
                 yield from self._parquet_blocks(stream)
                 return
             chunks = _unpacked(stream, head, self)
-            if chunks is None and stream is not sys.stdin.buffer and stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
+            if chunks is None and not self.remote and stream is not sys.stdin.buffer and stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
                 yield from self._range_blocks(stream, head)
             else:
                 yield from self._line_blocks(chunks or _raw_chunks(stream, self.name))
@@ -195,6 +200,8 @@ def _open_binary(source: Source):
         if sys.stdin is None:
             raise UsageError("no input: stdin is closed (name a file)")
         return sys.stdin.buffer
+    if source.remote:
+        return more_inputs.open_remote(source.path)
     try:
         return open(source.path, "rb")
     except OSError as e:

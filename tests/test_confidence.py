@@ -143,3 +143,27 @@ def test_csv_carries_the_interval_columns(tmp_path):
     result = stats(path, "--grader", "exact", "--csv", "-q")
     header = result.stdout.splitlines()[0].split(",")
     assert "accuracy.ci_high" in header and "valid_rate.ci_low" in header
+
+
+# Newcombe (1998), "Interval estimation for the difference between independent proportions", Table II, method 10.
+NEWCOMBE_DIFFERENCES = [((56, 70, 48, 80), (0.0524, 0.3339)), ((9, 10, 3, 10), (0.1705, 0.8090)),
+                        ((6, 7, 2, 7), (0.0582, 0.8062)), ((5, 56, 0, 29), (-0.0381, 0.1926))]
+
+
+@pytest.mark.parametrize("counts,expected", NEWCOMBE_DIFFERENCES)
+def test_rate_change_interval_matches_newcombe(counts, expected):
+    a, n, b, m = counts  # the paper's p1 - p2 is our other - base with base = (b, m), other = (a, n)
+    low, high = confidence.newcombe(b, m, a, n)
+    assert (round(low, 4), round(high, 4)) == expected
+
+
+def test_gates_on_a_rate_change_interval(tmp_path):
+    ids = [f"q{i}" for i in range(60)]
+    base = jsonl(tmp_path / "base.jsonl", _run(ids, set(ids)))
+    cut = [{"id": i, "response": "<think>never closed" if n < 12 else "<think>t</think>\\boxed{1}", "gold": "1"}
+           for n, i in enumerate(ids)]
+    worse = jsonl(tmp_path / "worse.jsonl", cut)
+    second = json.loads(stats(base, worse, "--grader", "exact", "--json", "-q").stdout)[1]
+    assert (second["delta"]["truncated_rate.ci_low"], second["delta"]["truncated_rate.ci_high"]) == \
+        pytest.approx(confidence.newcombe(0, 60, 12, 60))
+    assert stats(base, worse, "--grader", "exact", "-q", "--fail-if", "delta.truncated_rate.ci_low > 0").exit_code == 1

@@ -6,6 +6,7 @@
   it is a rate (Wilson); with several, a percentile bootstrap over prompts (the prompt is the unit that was
   sampled). ``accuracy.se`` is the standard error of that mean (sample deviation / √prompts, as lm-eval's
   ``acc_stderr``).
+- ``delta.RATE.ci_*``: Newcombe's interval for a difference of two proportions, from the two Wilson intervals.
 - ``delta.accuracy.ci_*``: with ``--id``, a paired bootstrap over the prompts both runs share (the same
   resampled prompts on both sides, so prompt difficulty cancels); without ids there is nothing to pair, and
   each run is resampled on its own.
@@ -48,6 +49,16 @@ def wilson(successes: int, n: int, z: float = Z95) -> tuple[float | None, float 
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
     # At 0/n and n/n one end is exactly 0 or 1 (rounding would leave 0.9999999999999999).
     return (0.0 if successes == 0 else center - half), (1.0 if successes == n else center + half)
+
+
+def newcombe(base: int, n_base: int, other: int, n_other: int) -> tuple[float | None, float | None]:
+    """The interval of other/n_other - base/n_base from the two Wilson intervals (Newcombe, 1998, method 10)."""
+    (l1, u1), (l2, u2) = wilson(base, n_base), wilson(other, n_other)
+    if l1 is None or l2 is None:
+        return None, None
+    p1, p2 = base / n_base, other / n_other
+    d = p2 - p1
+    return d - math.sqrt((p2 - l2) ** 2 + (u1 - p1) ** 2), d + math.sqrt((u2 - p2) ** 2 + (p1 - l1) ** 2)
 
 
 def standard_error(values: list[float]) -> float | None:
@@ -152,14 +163,27 @@ def delta_interval(base: dict[Any, tuple[int, int]], other: dict[Any, tuple[int,
 # ---------------------------------------------------------------------------- report rows
 
 
+def _count(row: dict, name: str) -> tuple[int, int]:
+    total = row.get("total") or 0
+    rate = row.get(name)
+    return (round(rate * total) if rate is not None else 0), total
+
+
+def rate_delta_intervals(base: dict, row: dict) -> dict[str, float | None]:
+    """Newcombe intervals of each ``*_rate``'s change against the base row (the samples of two runs are
+    independent: rates are not paired)."""
+    out: dict[str, float | None] = {}
+    for name in row:
+        if name.endswith("_rate"):
+            out[f"{name}.ci_low"], out[f"{name}.ci_high"] = newcombe(*_count(base, name), *_count(row, name))
+    return out
+
+
 def rate_intervals(row: dict) -> dict[str, float | None]:
     """Wilson intervals for every ``*_rate`` of a row; each rate is a count over the row's ``total`` samples."""
-    total = row.get("total") or 0
     out: dict[str, float | None] = {}
-    for name, rate in list(row.items()):
-        if name.endswith("_rate"):
-            part = round(rate * total) if rate is not None else 0
-            out[f"{name}.ci_low"], out[f"{name}.ci_high"] = wilson(part, total)
+    for name in [n for n in row if n.endswith("_rate")]:
+        out[f"{name}.ci_low"], out[f"{name}.ci_high"] = wilson(*_count(row, name))
     return out
 
 
@@ -169,6 +193,7 @@ def annotate(rows: list[dict], columns: list, correct: dict[int, list[bool]], by
     width = len(columns)
     for start in range(0, len(rows), width):
         first: dict | None = None
+        base_row = rows[start]
         for i, column in enumerate(columns):
             row = rows[start + i]
             tally = column.tallies.get(tuple(row.get(name) for name in by))
@@ -178,5 +203,6 @@ def annotate(rows: list[dict], columns: list, correct: dict[int, list[bool]], by
             if i == 0:
                 first = prompts
             elif "delta" in row:
+                row["delta"].update(rate_delta_intervals(base_row, row))
                 row["delta"].update(delta_interval(first, prompts, paired) if first and prompts
                                     else dict.fromkeys(DELTA_NAMES))

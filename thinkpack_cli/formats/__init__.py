@@ -54,7 +54,8 @@ class AutoFormat:
     name = "auto"
 
     def __init__(self, formats: dict[str, TagFormat] = FORMATS, default: str = "think") -> None:
-        self.formats = list(formats.values())
+        # A format that refines another is found through it (refine), not by its own, same, delimiters.
+        self.formats = [f for f in formats.values() if f.refines not in formats]
         self.default = formats[default]
         # One scan finds the first delimiter of any format; the group name says whose.
         self._any = re.compile(
@@ -63,7 +64,7 @@ class AutoFormat:
         self._first_chars = "".join(dict.fromkeys("".join(f.first_chars for f in self.formats)))
         self._fallbacks = [f for f in self.formats if type(f).detect_fallback is not TagFormat.detect_fallback]
         self._refiners: dict[str, list[TagFormat]] = {}
-        for f in self.formats:
+        for f in formats.values():
             if f.refines in formats:
                 self._refiners.setdefault(f.refines, []).append(f)
 
@@ -96,6 +97,14 @@ class AutoFormat:
         # with it costs ~24 ns/char; every delimiter starts with one of a few characters: hop between those.
         find, match = text.find, self._any.match
         nexts = [(at, c) for c in self._first_chars if (at := find(c, pos)) >= 0]
+        if len(nexts) == 1:  # the usual case: one kind of candidate, a tight loop
+            at, c = nexts[0]
+            while at >= 0:
+                m = match(text, at)
+                if m is not None:
+                    return m
+                at = find(c, at + 1)
+            return None
         while nexts:
             at, c = min(nexts)
             m = match(text, at)

@@ -15,10 +15,10 @@ import typer
 
 from . import __version__
 from . import cli_distill, cli_generate, cli_report, cli_training
-from .errors import EXIT_BUG, EXIT_INTERRUPTED, TpError
+from .errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_USAGE, OutputError, TpError
 from .options import (
     CloseTag, Field, Format, InputFormat, Inputs, OnError, OpenTag, Output, Prefixed, PromptField, Preset, Quiet,
-    Tokenizer, Workers,
+    SkippedFile, Tokenizer, Workers,
 )
 
 app = typer.Typer(
@@ -40,16 +40,23 @@ def command(name: str, epilog: str):
         def run(*args, **kwargs):
             try:
                 return fn(*args, **kwargs)
+            except OutputError as e:
+                _drop_stdout()
+                _fail(str(e), e.exit_code, e.label)
             except TpError as e:
                 _fail(str(e), e.exit_code, e.label)
-            except KeyboardInterrupt:
-                _fail("interrupted", EXIT_INTERRUPTED)
+            except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM and SIGHUP as errors.Interrupted
+                _fail(f"interrupted by {e}" if str(e) else "interrupted", getattr(e, "exit_code", EXIT_INTERRUPTED))
             except BrokenPipeError:
                 # The reader went away (`tp parse … | head`): stop quietly.
-                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+                _drop_stdout()
                 raise typer.Exit(0)
             except (typer.Exit, typer.Abort):
                 raise
+            except OSError as e:  # the machine, not tp: a full disk, a read-only folder, a closed stream
+                _drop_stdout()
+                where = f"{e.filename}: " if e.filename else ""
+                _fail(f"{where}{e.strerror or e}", EXIT_USAGE)
             except Exception as e:
                 if os.environ.get("TP_DEBUG") == "1":
                     raise
@@ -60,11 +67,22 @@ def command(name: str, epilog: str):
     return register
 
 
+def _drop_stdout() -> None:
+    """Point stdout at /dev/null, so what is still buffered for a stream that failed (a closed
+    pipe, a full disk) does not fail again when Python flushes it at exit."""
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 1)
+    os.close(null)
+
+
 def _fail(message: str, code: int, label: str = "error"):
     from . import console
 
-    for line in message.splitlines() or [""]:
-        console.stderr().print(f"tp: {label}: {line}", markup=False, highlight=False, style="red")
+    try:
+        for line in message.splitlines() or [""]:
+            console.stderr().print(f"tp: {label}: {console.printable(line)}", markup=False, highlight=False, style="red")
+    except OSError:
+        pass  # stderr itself is gone: the exit code still tells
     raise typer.Exit(code)
 
 
@@ -115,6 +133,7 @@ def parse(
     input_format: InputFormat = None,
     workers: Workers = None,
     quiet: Quiet = False,
+    skipped: SkippedFile = None,
 ):
     """Split raw outputs into [b]reasoning[/b] and [b]answer[/b] and classify each.
 
@@ -127,8 +146,10 @@ def parse(
     parser = Parser.create(_parse_options(field, format, open_tag, close_tag, prefixed, tokenizer, prompt_field, reasoning_field))
     summary = streams.write_job(inputs or [], parser, output, label="parse", on_error=on_error,
                                 workers=workers, input_format=input_format)
+    if skipped:
+        summary.write_skipped(skipped)
     if not quiet:
-        summary.report("parse")
+        summary.report("parse", skipped_file=skipped)
 
 
 @command(

@@ -15,6 +15,7 @@ OnError = Annotated[Literal["fail", "skip"], typer.Option("--on-error", help="On
 Workers = Annotated[Optional[int], typer.Option("--workers", "-j", min=1, help="Worker processes (default: CPU count).")]
 InputFormat = Annotated[Optional[str], typer.Option("--input-format", help="jsonl, parquet or arrow (default: from the name, else sniffed; a folder is a datasets save_to_disk folder).")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No summary on stderr.")]
+SkippedFile = Annotated[Optional[str], typer.Option("--skipped", help="With --on-error skip: write every skipped line (source, line, reason) to this JSONL file; the summary shows the first 20.")]
 Field = Annotated[Optional[str], typer.Option("--field", "-f", help="Text field, a name or dotted path (choices.0.message.content) (default: first of response, output, completion, generated_text, text, content).")]
 Format = Annotated[Literal[("auto", *FORMATS)], typer.Option("--format", help="Reasoning format (auto: whichever delimiter comes first).")]
 OpenTag = Annotated[Optional[str], typer.Option("--open", help="Custom opening delimiter (with --close).")]

@@ -27,6 +27,7 @@ import signal
 import stat
 import sys
 import tempfile
+import time
 import zlib
 from collections import deque
 from contextlib import contextmanager
@@ -499,9 +500,16 @@ class _TurnWriter:
         self._stopped = context.Value("b", 0, lock=False)
         self._cond = context.Condition()
 
+    def release(self) -> None:
+        """Stop the run's writing: every waiting worker goes on at once, and writes nothing."""
+        with self._cond:
+            self._stopped.value = 1
+            self._turn.value = 1 << 62
+            self._cond.notify_all()
+
     def write_in_turn(self, seq: int, data: bytes | None) -> None:
         with self._cond:
-            self._cond.wait_for(lambda: self._turn.value == seq)
+            self._cond.wait_for(lambda: self._turn.value >= seq)
         try:
             if data is None:
                 self._stopped.value = 1
@@ -515,7 +523,7 @@ class _TurnWriter:
                     raise OutputError(self.name, e) from None
         finally:
             with self._cond:
-                self._turn.value = seq + 1
+                self._turn.value = max(self._turn.value, seq + 1)
                 self._cond.notify_all()
 
 
@@ -599,14 +607,14 @@ def run_job(
         if payload is not None:
             consume(payload, first) if with_line else consume(payload)
 
-    pool = None
+    pool, worker = None, _Worker(job, on_error == "fail")
     if workers > 1 and len(head) > 1:
-        pool = _pool(_Worker(job, on_error == "fail"), workers, direct_fd, direct_name)
+        pool = _pool(worker, workers, direct_fd, direct_name)
     try:
         with console.progress(label, total) as bar:
             numbered = enumerate(_prepend(head, blocks))
             if pool is None:
-                _init_worker(_Worker(job, on_error == "fail"))
+                _init_worker(worker)
                 for seq, block in numbered:
                     account(block, _work(block, seq))
                     bar.advance(block.size)
@@ -624,7 +632,7 @@ def run_job(
                     bar.advance(done.size)
     except BaseException:
         if pool is not None:
-            _stop_workers(pool)  # their blocks are not wanted now: nothing of theirs may outlive the run
+            _stop_workers(pool, worker.writer)  # their blocks are not wanted now
         raise
     finally:
         if pool is not None:
@@ -650,11 +658,21 @@ def _pool(worker: _Worker, workers: int, direct_fd: int | None, direct_name: str
     return ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(worker, os.getpid()))
 
 
-def _stop_workers(pool) -> None:
-    """Kill a pool's workers at once: one may be mid-block, or waiting for a turn that will
-    never come. The executor offers no public way; its process table is stable since 3.2."""
-    for process in list((getattr(pool, "_processes", None) or {}).values()):
-        process.kill()
+def _stop_workers(pool, writer: _TurnWriter | None, grace: float = 5.0) -> None:
+    """End a failed or interrupted run's workers: no block is written any more and none waits
+    for a turn; each finishes the block in hand (killed mid-result, it could leave the executor
+    reading half a message forever), or is killed after ``grace`` seconds (blocked on a pipe
+    nobody reads). The executor offers no public way to its processes; its table is stable since 3.2."""
+    if writer is not None:
+        writer.release()
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    deadline = time.monotonic() + grace
+    for process in processes:
+        process.join(max(0.0, deadline - time.monotonic()))
+    for process in processes:
+        if process.is_alive():
+            process.kill()
 
 
 # ---------------------------------------------------------------------------- writing

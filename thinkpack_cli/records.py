@@ -84,7 +84,19 @@ def tools(record: dict) -> list | None:
             raise RecordError("field 'tools' is a string but not JSON") from None
     if not isinstance(value, list) or not all(isinstance(t, dict) for t in value):
         raise RecordError("field 'tools' must be a list of tool objects")
-    return value
+    return [_schema(t) for t in value]
+
+
+def _schema(tool: dict) -> dict:
+    """A tool whose ``parameters`` name the arguments directly (ToolBench, LLaMA-Factory's demo data)
+    as the JSON Schema object chat templates read (``{"type": "object", "properties": …}``)."""
+    function = tool.get("function")
+    params = function.get("parameters") if isinstance(function, dict) else None
+    if not isinstance(params, dict) or "properties" in params or params.get("type") not in (None, "object") or not params:
+        return tool
+    if not all(isinstance(v, dict) for v in params.values()):
+        return tool
+    return {**tool, "function": {**function, "parameters": {"type": "object", "properties": params}}}
 
 
 def _instruction(record: dict, fields: Fields, need_answer: bool) -> list[Message]:

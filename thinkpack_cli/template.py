@@ -31,7 +31,7 @@ STYLES = ("native", "harmony", "prefixed", "inline", "bracket", "text")
 # Assistant texts are rendered as markers: private-use characters and a per-process nonce,
 # which no template trims and no text holds.
 _NONCE = uuid.uuid4().hex[:8]
-_MARKER = re.compile(f"\ue000{_NONCE}(?P<kind>[ar])(?P<index>\\d+)\ue001")
+_MARKER = re.compile(f"\ue000{_NONCE}(?P<kind>[art])(?P<index>\\d+)\ue001")
 
 
 def mark(kind: str, i: int) -> str:
@@ -155,6 +155,9 @@ class Template:
             reasoning = messages[i].reasoning
             if ("r", i) in found:
                 continue
+            if ("a", i) not in found:  # a calling turn with no text, its reasoning left out
+                dropped += reasoning is not None
+                continue
             if reasoning is not None and i != last:
                 dropped += 1  # the template's rule for history turns; counted, reported
                 continue
@@ -177,7 +180,11 @@ class Template:
         chat, texts = [], {}
         for i, m in enumerate(messages):
             if m.role != "assistant":
-                chat.append({"role": m.role, "content": m.content, **m.extra})
+                content = m.content
+                if m.role == "tool":  # a marker before a tool result says where it landed; it stands for nothing
+                    texts[mark("t", i)] = ""
+                    content = mark("t", i) + content
+                chat.append({"role": m.role, "content": content, **m.extra})
                 continue
             content, reasoning = mark("a", i), mark("r", i)
             texts[content], texts[reasoning] = m.content, m.reasoning or ""
@@ -189,6 +196,10 @@ class Template:
                     turn["content"] = self.delimiters.block(reasoning) + content
             if m.tool_calls:
                 turn["tool_calls"] = self._calls(m.tool_calls)
+                if not m.content and turn["content"] == content:
+                    # A calling turn with no text: templates test the text (Qwen3 adds a newline before
+                    # the call, gpt-oss refuses text beside reasoning), so they see it empty.
+                    turn["content"] = ""
             chat.append(turn)
         return chat, texts
 
@@ -237,12 +248,17 @@ class Template:
         think, answer, given_spans = [], [], []
         given = self._given(thinking)
         for n, i in enumerate(assistant):
-            if ("a", i) not in spans:
-                if i in trained:
-                    raise RecordError(f"the chat template of {self.name} leaves out the content of message {i}")
+            if ("a", i) in spans:
+                content_start, content_end = spans[("a", i)]
+            elif messages[i].tool_calls and ("r", i) in spans:  # a calling turn with no text: after its block
+                content_start = content_end = self._block(text, 0, 0, len(text), spans[("r", i)])[1]
+            elif messages[i].tool_calls and i in trained and (at := self._call_turn(text, spans, i)) is not None:
+                content_start = content_end = at  # nor any reasoning: after its header and the template's block
+            elif i in trained:
+                raise RecordError(f"the chat template of {self.name} leaves out the content of message {i}")
+            else:
                 continue
-            content_start, content_end = spans[("a", i)]
-            lo = spans.get(("a", assistant[n - 1]), (0, 0))[1] if n else 0
+            lo = max((b for (_, j), (_, b) in spans.items() if j < i), default=0)
             first = spans[("r", i)][0] if ("r", i) in spans else content_start
             start = self._completion_start(text, lo, first)
             block = self._block(text, lo, start, content_start, spans.get(("r", i)))
@@ -255,6 +271,19 @@ class Template:
             begin = block[1] if block is not None else start
             answer.append((max(begin, start), self._turn_end(text, content_end, bool(messages[i].tool_calls))))
         return think, answer, given_spans
+
+    def _call_turn(self, text: str, spans: dict, i: int) -> int | None:
+        """Where the calls of a calling turn the template left no text of begin: after the first turn
+        header since the message before, and a block the template wrote there itself (Kimi's
+        ``<think></think>``); gpt-oss drops both reasoning and empty text from history."""
+        lo = max((b for (_, j), (_, b) in spans.items() if j < i), default=0)
+        k = text.find(self.header, lo) if self.header else -1
+        if k < 0:
+            return None
+        at = k + len(self.header)
+        end = text.find(self.call_end, at) if self.call_end else -1
+        block = self._block(text, lo, at, end, None) if end >= 0 else None
+        return block[1] if block is not None else at
 
     def _given(self, thinking: bool | None) -> str:
         """What the generation prompt holds beyond the turn header (an opened or closed empty block)."""

@@ -18,6 +18,7 @@ import signal
 import stat
 import subprocess
 import sys
+import threading
 import time
 
 import pyarrow as pa
@@ -398,8 +399,13 @@ def started_workers(fifo):
     """A run with worker processes, writing to stdout, and its input still open: (run, writer, workers)."""
     run = start("parse", "-q", "-j", "2", fifo, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     writer = open(fifo, "wb")
-    writer.write(jsonl(records(30_000, pad=100)))  # three blocks: the pool starts on the second
-    writer.flush()
+
+    def feed():  # in a thread: tp stops reading while its stdout pipe is full, until we read it
+        with contextlib.suppress(BrokenPipeError, ValueError):
+            writer.write(jsonl(records(30_000, pad=100)))  # three blocks: the pool starts on the second
+            writer.flush()
+
+    threading.Thread(target=feed, daemon=True).start()
     assert run.stdout.readline()  # a worker wrote a block
     workers = children(run.pid)
     assert workers

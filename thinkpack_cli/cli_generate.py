@@ -14,7 +14,7 @@ from .options import InputFormat, Inputs, OnError, Output, Quiet, TemplateKwargs
 
 GENERATE_EPILOG = """[b]Examples[/b]
 
-  tp steer qa.jsonl -t Qwen/Qwen3-8B --prefix steps | tp generate -o out.jsonl --model Qwen/Qwen3-8B | tp stats -
+  tp steer qa.jsonl -t Qwen/Qwen3-8B --prefix steps | tp generate --model Qwen/Qwen3-8B | tp stats -
   tp generate qa.jsonl -o out.jsonl --model Qwen/Qwen3-8B --adapter ./answer-lora --hybrid --max-think-tokens 2048
   tp generate qa.jsonl -o out.jsonl --model Qwen/Qwen3-8B --min-think-tokens 512 --max-waits 2 --n 4 --temperature 0.6 --seed 0
   tp generate qa.jsonl -o out.jsonl --backend openai --base-url http://localhost:8000/v1 --model base --adapter answer-lora --hybrid -t Qwen/Qwen3-8B

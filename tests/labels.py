@@ -85,3 +85,21 @@ def check_audit(out: dict, ignore_index: int = -100) -> None:
     assert len(out["labels"]) == len(out["attention_mask"]) == n and set(out["attention_mask"]) == {1}
     assert out["prompt_tokens"] + out["think_tokens"] + out["answer_tokens"] == n
     assert out["trained_tokens"] == sum(label != ignore_index for label in out["labels"])
+
+
+# One single-turn and one multi-turn conversation, with or without reasoning, for the label tests.
+Q, R, A = "What is 2 + 2?", "Let me add two and two: that makes four.", "The answer is 4."
+Q1, R1, A1 = "Hi there.", "A greeting; greet back.", "Hello!"
+MASKS = ["prompt,think", "prompt", "think", "answer", "prompt,answer", "think,answer", "none"]
+
+
+def single(reasoning: bool) -> dict:
+    record = {"id": "s", "instruction": Q, "response": A}
+    return {**record, "reasoning": R} if reasoning else record
+
+
+def multi(reasoning: bool) -> dict:
+    first = {"role": "assistant", "content": A1, **({"reasoning_content": R1} if reasoning else {})}
+    last = {"role": "assistant", "content": f"<think>{R}</think>{A}" if reasoning else A}
+    return {"id": "m", "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": Q1},
+                                    first, {"role": "user", "content": Q}, last]}

@@ -12,6 +12,7 @@ import functools
 from pathlib import Path
 
 import pytest
+from labels import A, A1, MASKS, R, R1, multi, single
 from labels import check_audit, decode, expected_token_runs, trained_runs
 
 from thinkpack_cli import tokenizer as tokenizers
@@ -19,9 +20,6 @@ from thinkpack_cli.mask import Masker, MaskOptions, parse_mask
 from thinkpack_cli.template import detect
 
 SHARED_TOKENIZERS = Path(__file__).resolve().parents[2] / "shared" / "tokenizers"
-Q, R, A = "What is 2 + 2?", "Let me add two and two: that makes four.", "The answer is 4."
-Q1, R1, A1 = "Hi there.", "A greeting; greet back.", "Hello!"
-MASKS = ["prompt,think", "prompt", "think", "answer", "prompt,answer", "think,answer", "none"]
 
 EOS = {
     "qwen3": "<|im_end|>", "qwen3-thinking-2507": "<|im_end|>", "qwen3.6": "<|im_end|>", "qwq-32b": "<|im_end|>",
@@ -103,18 +101,6 @@ def turn(family: str, reasoning: str | None, answer: str, last: bool, trained: b
     if prefixed:
         return [("given", "<think>\n"), ("think", f"{inner}\n</think>"), ("answer", f"\n\n{answer}{e}")]
     return [("think", f"<think>\n{inner}\n</think>"), ("answer", f"\n\n{answer}{e}")]
-
-
-def single(reasoning: bool) -> dict:
-    record = {"id": "s", "instruction": Q, "response": A}
-    return {**record, "reasoning": R} if reasoning else record
-
-
-def multi(reasoning: bool) -> dict:
-    first = {"role": "assistant", "content": A1, **({"reasoning_content": R1} if reasoning else {})}
-    last = {"role": "assistant", "content": f"<think>{R}</think>{A}" if reasoning else A}
-    return {"id": "m", "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": Q1},
-                                    first, {"role": "user", "content": Q}, last]}
 
 
 def test_every_folder_has_expectations(tokenizers_dir):

@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import tiny_chat
+from labels import A, A1, MASKS, Q, R, R1, multi, single
 from labels import check_audit, expected_runs, expected_token_runs, trained_runs
 from labels import decode as _decode
 
@@ -23,22 +24,7 @@ from thinkpack_cli.errors import RecordError, UsageError
 from thinkpack_cli.mask import Masker, MaskOptions, parse_mask
 from thinkpack_cli.template import detect
 
-Q, R, A = "What is 2 + 2?", "Let me add two and two: that makes four.", "The answer is 4."
-Q1, R1, A1 = "Hi there.", "A greeting; greet back.", "Hello!"
 
-MASKS = ["prompt,think", "prompt", "think", "answer", "prompt,answer", "think,answer", "none"]
-
-
-def single(reasoning: bool) -> dict:
-    record = {"id": "s", "instruction": Q, "response": A}
-    return {**record, "reasoning": R} if reasoning else record
-
-
-def multi(reasoning: bool) -> dict:
-    first = {"role": "assistant", "content": A1, **({"reasoning_content": R1} if reasoning else {})}
-    last = {"role": "assistant", "content": f"<think>{R}</think>{A}" if reasoning else A}
-    return {"id": "m", "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": Q1},
-                                    first, {"role": "user", "content": Q}, last]}
 
 
 @functools.cache

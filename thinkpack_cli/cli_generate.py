@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .options import InputFormat, Inputs, OnError, Output, Quiet, TemplateKwargs
+from .options import InputFormat, Inputs, OnError, Output, Quiet, SkippedFile, TemplateKwargs
 
 GENERATE_EPILOG = """[b]Examples[/b]
 
@@ -57,6 +57,7 @@ def generate(
     on_error: OnError = "fail",
     input_format: InputFormat = None,
     quiet: Quiet = False,
+    skipped: SkippedFile = None,
 ):
     """[b]Generate[/b] reasoning and answers for records, in two phases, with thinking budgets.
 
@@ -92,8 +93,7 @@ def generate(
     # One process: the model is loaded once, and each block of records is one batch per phase.
     summary = streams.write_job(inputs or [], generator, output, label="generate", on_error=on_error,
                                 workers=1, input_format=input_format)
-    if not quiet:
-        summary.report("generate")
+    summary.finish("generate", skipped, quiet)
 
 
 def _prompter(tokenizer: str | None, loaded, steer: str | None, template_kwargs: str | None):

@@ -11,7 +11,8 @@ from typing import Annotated, Optional
 import typer
 
 from .options import (
-    InputFormat, Inputs, InstructionField, OnError, Output, Quiet, ReasoningField, ResponseField, TemplateKwargs,
+    InputFormat, Inputs, InstructionField, OnError, Output, Quiet, ReasoningField, ResponseField, SkippedFile,
+    TemplateKwargs,
     TrainingTokenizer, Workers, parse_template_kwargs,
 )
 
@@ -56,6 +57,7 @@ def mask(
     input_format: InputFormat = None,
     workers: Workers = None,
     quiet: Quiet = False,
+    skipped: SkippedFile = None,
 ):
     """Tokenize records with a chat template and label which tokens [b]train[/b]: reasoning in context, out of the loss.
 
@@ -77,8 +79,8 @@ def mask(
                                           label="mask", on_error=on_error, workers=workers, input_format=input_format)
     for number, (record_id, pieces) in enumerate(views, 1):
         _print_view(console.stderr(), f"record {number}" + ("" if record_id is None else f" (id {record_id})"), pieces)
+    summary.finish("mask", skipped, quiet)
     if not quiet:
-        summary.report("mask")
         for line in masking.describe(tally, options, template):
             console.say(f"  {line}")
 
@@ -101,6 +103,7 @@ def steer(
     input_format: InputFormat = None,
     workers: Workers = None,
     quiet: Quiet = False,
+    skipped: SkippedFile = None,
 ):
     """Build inference [b]prompts[/b] that steer a model into or out of reasoning, in its own delimiters.
 
@@ -114,8 +117,7 @@ def steer(
     steerer = Steerer(_template(tokenizer, template_kwargs, think_tags), options)
     summary = streams.write_job(inputs or [], steerer, output, label="steer", on_error=on_error,
                                 workers=workers, input_format=input_format)
-    if not quiet:
-        summary.report("steer")
+    summary.finish("steer", skipped, quiet)
 
 
 def _template(tokenizer: str, kwargs: str | None, think_tags: str | None = None):

@@ -14,14 +14,13 @@ import logging
 import math
 import multiprocessing
 import os
-import signal
 import time
 from collections import deque
 from functools import lru_cache
 from multiprocessing.connection import Connection, wait
 from typing import Any, NamedTuple
 
-from . import answers
+from . import answers, interrupts
 
 GRADERS = ("math", "exact")
 # Grade statuses: why a sample is right or wrong.
@@ -330,7 +329,7 @@ class _Worker:
 
     def _start(self) -> None:
         self.conn, child_end = self.context.Pipe()
-        self.process = self.context.Process(target=_serve, args=(child_end, self.conn), daemon=True)
+        self.process = self.context.Process(target=_serve, args=(child_end, self.conn, os.getpid()), daemon=True)
         self.process.start()
         child_end.close()
         self.ready = False  # the clock starts once the worker has loaded Math-Verify
@@ -370,12 +369,13 @@ class _Worker:
         self.conn.close()
 
 
-def _serve(conn: Connection, parent_end: Connection) -> None:
+def _serve(conn: Connection, parent_end: Connection, parent: int) -> None:
     """Worker loop: receives lists of (answer, gold), sends one verdict per item, in order."""
     # Our inherited copy of the parent's end would keep the pipe open after the parent died.
     parent_end.close()
-    # Ctrl-C reaches the whole process group; the parent handles it and stops the workers.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # It dies with the parent even mid-item (a sympy call can run for minutes); Ctrl-C reaching the
+    # whole process group is the parent's to handle.
+    interrupts.bind_worker(parent)
     _math_verify()
     conn.send(None)
     try:

@@ -15,6 +15,7 @@ import io
 import os
 import select
 import signal
+import sys
 
 from .errors import Interrupted
 
@@ -38,6 +39,20 @@ def _interrupt(signum: int, frame) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     raise Interrupted(signum)
+
+
+def bind_worker(parent: int) -> None:
+    """Make a forked worker die with the main process ``parent``, however that dies (kill -9
+    too), and leave Ctrl-C and SIGHUP to the main process, which stops its workers itself."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the parent died before that took hold
+        os._exit(1)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 class PipeReader(io.RawIOBase):

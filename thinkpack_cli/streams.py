@@ -24,7 +24,6 @@ import io
 import json
 import os
 import re
-import signal
 import stat
 import sys
 import tempfile
@@ -454,21 +453,7 @@ def _init_worker(worker: _Worker, parent: int | None = None) -> None:
     global _worker
     _worker = worker
     if parent is not None:
-        init_worker_process(parent)
-
-
-def init_worker_process(parent: int) -> None:
-    """Make a forked worker die with the main process ``parent``, however that dies (kill -9
-    too), and leave Ctrl-C and SIGHUP to the main process, which stops its workers itself."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
-    if os.getppid() != parent:  # the parent died before that took hold
-        os._exit(1)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        interrupts.bind_worker(parent)
 
 
 def _work(block: Block, seq: int):
@@ -560,6 +545,13 @@ class Summary:
         if skipped > SHOWN_SKIPPED:
             where = f"all {skipped} are in {skipped_file}" if skipped_file else "--skipped FILE lists them all"
             console.say(f"  … and {skipped - SHOWN_SKIPPED} more ({where})")
+
+    def finish(self, command: str, skipped_file: str | None, quiet: bool, verb: str = "written") -> None:
+        """The end of a run: every skipped line to ``skipped_file`` when asked, then the summary."""
+        if skipped_file:
+            self.write_skipped(skipped_file)
+        if not quiet:
+            self.report(command, verb, skipped_file)
 
     def write_skipped(self, path: str) -> None:
         """Every skipped line, one JSON object each (source, line, reason), written atomically."""

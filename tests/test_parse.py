@@ -387,6 +387,13 @@ def test_run_pair_shares_ids():
         assert [r["status"] for r in Parser()(copy.deepcopy(run))] == [expected_status(r["response"]) for r in run]
 
 
+def test_a_named_reasoning_field_alone_is_a_record_with_an_empty_answer():
+    """--reasoning-field names where reasoning is for every rule, also for a record that holds nothing else."""
+    assert parsed({"thoughts": "r"}, reasoning_field="thoughts") == ("valid", "r", "")
+    with pytest.raises(RecordError, match="^no text field"):
+        parsed({"thoughts": "r"})
+
+
 def test_samples_reparse_idempotently():
     for name in ("eval_outputs.jsonl", "eval_samples_n3.jsonl"):
         once = Parser()(load(name))

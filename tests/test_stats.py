@@ -240,6 +240,37 @@ def test_pipe_parse_into_stats(tmp_path):
     assert "tp: gate missed: valid_rate < 0.9: valid_rate = 0.6, threshold 0.9" in result.stderr
 
 
+# ---------------------------------------------------------------------------- reasoning a server split off
+
+
+def test_reasoning_field_chooses_between_two_that_differ(tmp_path):
+    """tp stats finds reasoning by tp parse's rule: two fields that differ are an error until
+    --reasoning-field names one, and the metrics are then that field's."""
+    records = [{"response": "4", "reasoning_content": "short", "thinking": "a longer chain", "gold": "4"},
+               {"response": "5", "reasoning_content": "same", "thinking": "same", "gold": "4"}]
+    path = jsonl(tmp_path / "two.jsonl", records)
+    result = stats(path, "--json", "--grader", "exact")
+    assert result.exit_code == 2
+    assert "1: two different reasoning fields, 'reasoning_content' and 'thinking'" in result.stderr
+    assert "--reasoning-field" in result.stderr
+    m = json.loads(stats(path, "--json", "--grader", "exact", "--reasoning-field", "thinking").stdout)
+    assert (m["valid_rate"], m["reasoning_chars_max"], m["accuracy"]) == (1.0, len("a longer chain"), 0.5)
+    m = json.loads(stats(path, "--json", "--grader", "exact", "--reasoning-field", "reasoning_content").stdout)
+    assert m["reasoning_chars_max"] == len("short")
+
+
+def test_reasoning_field_outside_the_default_names(tmp_path):
+    """A field no server default names is reasoning once named: without it the outputs have no block."""
+    records = [{"response": "4", "thoughts": "2+2", "gold": "4"}, {"thoughts": "cut off here", "gold": "4"}]
+    path = jsonl(tmp_path / "thoughts.jsonl", records)
+    m = json.loads(stats(path, "--json", "--grader", "exact", "--reasoning-field", "thoughts").stdout)
+    assert (m["total"], m["valid_rate"], m["answer_rate"]) == (2, 1.0, 0.5)
+    assert (m["reasoning_chars_max"], m["accuracy"]) == (len("cut off here"), 0.5)
+    result = stats(path, "--json", "--grader", "exact", "--on-error", "skip")
+    m = json.loads(result.stdout)
+    assert (m["total"], m["missing_rate"]) == (1, 1.0)
+
+
 # ---------------------------------------------------------------------------- issue 8, class 1: prompts by line
 
 

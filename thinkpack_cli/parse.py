@@ -12,11 +12,9 @@ from typing import Any
 
 from . import paths
 from .errors import RecordError, UsageError
+from .fields import REASONING_FIELDS, TEXT_FIELDS
 from .formats import EMPTY, MISSING, STATUSES, TRUNCATED, VALID, Split, get_format, prompt_opens_reasoning
 
-TEXT_FIELDS = ("response", "output", "completion", "generated_text", "text", "content")
-# Where servers put reasoning they split off themselves (vLLM, SGLang, DeepSeek API, gpt-oss messages).
-REASONING_FIELDS = ("reasoning_content", "reasoning", "thinking")
 OWNED_FIELDS = ("reasoning", "answer", "status", "reasoning_format", "reasoning_tag")
 TOKEN_FIELDS = ("reasoning_tokens", "answer_tokens")
 SPLIT_BY_FIELD = "field"  # reasoning_format of records whose server split the reasoning off
@@ -134,7 +132,7 @@ class Parser:
         for name in TEXT_FIELDS:
             if name in record:
                 return name, [record], record[name]
-        if any(isinstance(record.get(f), str) for f in REASONING_FIELDS):
+        if any(isinstance(record.get(f), str) for f in self.reasoning_fields):
             return "content", [record], None  # reasoning came back alone: the answer is empty
         raise RecordError(f"no text field: looked for {', '.join(TEXT_FIELDS)} (name one with --field)")
 

@@ -18,11 +18,11 @@ from typing import Any, Iterable, NamedTuple
 from .answers import normalise
 from . import paths
 from .errors import RecordError, UsageError
+from .fields import GOLD_FIELDS
 from .formats import STATUSES, TRUNCATED, VALID
 from .grading import GRADERS, NO_GOLD, Grader, Verdict
 from .parse import ParseOptions, Parser, is_parsed
 
-GOLD_FIELDS = ("gold", "reference")
 NO_GRADING = "none"
 # A sample whose output is null (a failed request): counted, and graded wrong, never dropped.
 FAILED = "failed"

@@ -427,3 +427,18 @@ def test_csv_neutralises_formulas(tmp_path):
     assert "'=HYPERLINK(\"http://x\")" in cells
     numbers = [row["total"] for row in csv.DictReader(io.StringIO(out))]
     assert numbers == ["1"] * 5  # numbers stay numbers
+
+
+def test_library_run_returns_the_report_the_command_prints(tmp_path):
+    """stats.run() is tp stats as a call: the CLI only wires options to it and renders what it returns."""
+    from thinkpack_cli.parse import ParseOptions
+    from thinkpack_cli.stats import StatsOptions, run
+
+    path = jsonl(tmp_path / "e.jsonl", EVAL)
+    options = StatsOptions(parse=ParseOptions(), by=("model",), grader="exact", ks=(1,))
+    report = run([path], options, workers=1)
+    printed = json.loads(stats(path, "--json", "--grader", "exact", "--by", "model", "--k", "1").stdout)
+    assert report.rows == printed
+    assert [row["accuracy.ci_low"] < row["accuracy"] < row["accuracy.ci_high"] for row in report.rows] == [True, True]
+    assert set(report.every) - set(report.names) >= {"accuracy.ci_low", "valid_rate.ci_high"}
+    assert report.judged.timeouts == 0 and [c.summary.read for c in report.columns] == [10]

@@ -201,7 +201,6 @@ def stats(
     from . import console
     from . import stats as stats_lib
     from .errors import GateFailed, UsageError
-    from .parse import Parser
 
     field, gold, id_field = presets.apply(preset, field=field, gold=gold, id=id_field)
     kinds = [name for name, on in (("json", as_json), ("markdown", as_markdown), ("csv", as_csv), ("tsv", as_tsv)) if on]
@@ -221,17 +220,11 @@ def stats(
     every = names + confidence.names(names)  # with the intervals, for gates and CSV
     checks = [gates.parse_gate(text, every) for text in fail_if or []]
     gates.check_inputs(checks, len(inputs or ["-"]))
-    parser = Parser.create(options.parse)
-    columns = stats_lib.collect(inputs or [], options, parser, on_error=on_error, workers=workers, input_format=input_format)
-    judged = stats_lib.judge(columns, options, workers, progress=not quiet)
-    correct, timeouts = judged.correct, judged.timeouts
-    tokens = tokenizer is not None or stats_lib.has_tokens(columns)
-    names = stats_lib.metric_names(options, tokens)
-    every = names + confidence.names(names)
-    rows = stats_lib.rows(columns, options, correct, tokens, judged.verdicts)
+    result = stats_lib.run(inputs or [], options, progress=not quiet, on_error=on_error, workers=workers,
+                           input_format=input_format)
+    rows, names, every, columns, tokens = result.rows, result.names, result.every, result.columns, result.tokens
     if samples_path is not None:
-        stats_lib.write_samples(samples_path, stats_lib.samples(columns, options, judged))
-    confidence.annotate(rows, columns, correct, options.by, paired=options.id is not None)
+        stats_lib.write_samples(samples_path, stats_lib.samples(columns, options, result.judged))
     several = len(columns) > 1
     if kind == "markdown":
         table = (paper_table.markdown(rows, options.by, several, tokens) if layout == "paper"
@@ -249,8 +242,8 @@ def stats(
     if not quiet:
         for column in columns:
             column.summary.report(f"stats {column.name}", verb="counted")
-        if timeouts:
-            console.warn(f"{timeouts} answers took longer than --grade-timeout to grade and count as wrong")
+        if result.judged.timeouts:
+            console.warn(f"{result.judged.timeouts} answers took longer than --grade-timeout to grade and count as wrong")
     misses = gates.check(checks, rows, options.by)
     if misses:
         raise GateFailed("\n".join(map(str, misses)))

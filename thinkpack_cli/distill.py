@@ -388,37 +388,29 @@ class Job:
 def plan(paths: list[str], prompter: Prompter, ledger: Ledger, tally: Tally, options: DistillOptions,
          on_error: str, input_format: str | None) -> list[Job]:
     """The records still to ask for, each keyed and its prompt rendered; counts the rest in ``tally``."""
-    if on_error not in streams.ON_ERROR:
-        raise UsageError(f"--on-error must be one of {', '.join(streams.ON_ERROR)}")
-    if input_format is not None and input_format not in streams.INPUT_FORMATS:
-        raise UsageError(f"--input-format must be one of {', '.join(streams.INPUT_FORMATS)}")
     jobs: list[Job] = []
     keys: set[str] = set()
-    for source in [streams.Source(p, input_format) for p in (paths or ["-"])]:
-        first = 1
-        for block in source.blocks():
-            rows, errors, lines = streams.decode_block(block)
-            problems = list(errors)
-            for offset, record, raw in rows:
-                try:
-                    key = record_key(record, options.id_field)
-                    if key in keys:
-                        tally.duplicates += 1
-                    elif ledger.finished(key, options.retry_rejected):
-                        tally.finished_before += 1
-                    else:
-                        prompt, gold = prompter(record)
-                        jobs.append(Job(source.name, first + offset, key,
-                                        raw if raw is not None else streams.encode_jsonl([record]), prompt, gold))
-                    keys.add(key)
-                except RecordError as e:
-                    problems.append((offset, str(e)))
-            tally.read += len(rows) + len(errors)
-            for offset, reason in sorted(problems):
-                if on_error == "fail":
-                    raise InputError(source.name, first + offset, reason)
-                tally.unreadable.append((source.name, first + offset, reason))
-            first += lines
+    for item in streams.iter_records(paths, on_error=on_error, input_format=input_format):
+        tally.read += 1
+        problem = item.error
+        if problem is None:
+            try:
+                key = record_key(item.record, options.id_field)
+                if key in keys:
+                    tally.duplicates += 1
+                elif ledger.finished(key, options.retry_rejected):
+                    tally.finished_before += 1
+                else:
+                    prompt, gold = prompter(item.record)
+                    raw = item.raw if item.raw is not None else streams.encode_jsonl([item.record])
+                    jobs.append(Job(item.source, item.line, key, raw, prompt, gold))
+                keys.add(key)
+            except RecordError as e:
+                problem = str(e)
+        if problem is not None:
+            if on_error == "fail":
+                raise InputError(item.source, item.line, problem)
+            tally.unreadable.append((item.source, item.line, problem))
     tally.todo = len(jobs)
     return jobs
 

@@ -15,7 +15,7 @@ reading its source or a table of model names.
   its own **empty block** (Qwen3 ``enable_thinking=False``, V3.1 ``</think>``) and whether it
   writes one itself in every turn (then tp never writes reasoning into the content);
 - which turns' reasoning it **drops**, whether the model has a **thinking mode** at all, and how
-  it renders **tool calls** and what ends a tool-calling turn.
+  it renders **tool calls** (tools.py).
 """
 
 from __future__ import annotations
@@ -25,18 +25,16 @@ import re
 from dataclasses import replace
 from typing import Any
 
+from . import tools
 from .errors import RecordError, UsageError
 from .formats import FORMATS, CustomFormat, TagFormat, prompt_opens_reasoning
-from .template import DELIMITERS, Delimiters, Template, mark
+from .markers import mark
+from .template import DELIMITERS, Delimiters, Template
 
 NATIVE_FIELDS = ("reasoning_content", "thinking")  # the names chat templates read reasoning from
 # (kwarg, on, off): switches templates read to turn reasoning on.
 SWITCHES = (("enable_thinking", True, False), ("thinking", True, False), ("skip_think", False, True))
-_USER = {"role": "user", "content": "What is 2 + 2?"}
-_CALL = {"type": "function", "id": "call_0", "function": {"name": "tp_probe", "arguments": {"x": 1}}}
-_TOOLS = [{"type": "function", "function": {"name": "tp_probe", "description": "A probe.",
-                                            "parameters": {"type": "object", "properties": {"x": {"type": "integer"}}}}}]
-_RESULT = {"role": "tool", "content": "tp_result", "tool_call_id": "call_0", "name": "tp_probe"}
+_USER = tools.PROBE_USER
 
 
 def detect(tokenizer: Any, template_kwargs: dict | None = None, think_tags: tuple[str, str] | None = None) -> Template:
@@ -90,8 +88,8 @@ def _style(t: Template, think_tags: tuple[str, str] | None) -> Template:
     content, reasoning = mark("a", 1), mark("r", 1)
     for field_name in NATIVE_FIELDS:
         turn = {"role": "assistant", "content": content, field_name: reasoning}
-        calling = {**turn, "tool_calls": [_CALL]}
-        for text in (_probe(t, [turn]), _try(t, [calling, _RESULT], _TOOLS)):
+        calling = {**turn, "tool_calls": [tools.CALL]}
+        for text in (_probe(t, [turn]), _try(t, [calling, tools.RESULT], tools.TOOLS)):
             if text and reasoning in text:
                 fmt = _opened_before(text, text.index(reasoning))
                 if fmt is None:
@@ -113,9 +111,9 @@ def _style(t: Template, think_tags: tuple[str, str] | None) -> Template:
     return replace(t, style="text", format=FORMATS["think"], delimiters=DELIMITERS["think"])
 
 
-def _try(t: Template, turns: list[dict], tools) -> str | None:
+def _try(t: Template, turns: list[dict], tool_list) -> str | None:
     try:
-        return t.apply([_USER, *turns], tools=tools, thinking=True)
+        return t.apply([_USER, *turns], tools=tool_list, thinking=True)
     except RecordError:
         return None
 
@@ -205,26 +203,8 @@ def _empty_block(t: Template, own: str | None) -> tuple[str, bool]:
 
 
 def _tools(t: Template) -> Template:
-    """How the template takes tool-call arguments, and what ends a tool-calling turn."""
-    content = mark("a", 1)
-    for form, call in (("object", _CALL), ("string", {**_CALL, "function": {**_CALL["function"], "arguments": '{"x": 1}'}})):
-        text = _try(t, [{"role": "assistant", "content": content, "tool_calls": [call]}, _RESULT], _TOOLS)
-        if text is None or content not in text:
-            continue
-        after = text.index(content) + len(content)
-        called = min((k for k in (text.find(s, after) for s in ("tp_probe", '"x"')) if k >= 0), default=-1)
-        result = text.find("tp_result", after)
-        if called < 0 or result < called:
-            return t  # the template writes no calls
-        glue = text[called:result]
-        plain = _probe(t, [{"role": "assistant", "content": content}])
-        eot = t.end_of_turn.match(plain, plain.find(content) + len(content)) if t.end_of_turn and content in plain else None
-        end = eot.group(0).strip() if eot else ""
-        if not end or end not in glue:
-            special = t.end_of_turn.search(glue, glue.rfind("1")) if t.end_of_turn else None
-            end = special.group(0).strip() if special else None
-        return replace(t, tool_args=form, call_end=end or None)
-    return t
+    form, listed = tools.learn(t)
+    return replace(t, tool_form=form, lists_tools=listed)
 
 
 def _header(suffix: str) -> str:

@@ -90,10 +90,12 @@ class Masker:
                 # Check the template against real texts once a batch, on a record whose texts hold no
                 # delimiter: the template acts on markers, never on a delimiter an answer quotes.
                 verify = not verified and not self._suspicious(messages)
-                rendered.append(self.template.render(messages, tools(record), self.options.train_all,
+                listed = tools(record)
+                rendered.append(self.template.render(messages, listed, self.options.train_all,
                                                      self._empty_think, verify))
                 verified = verified or verify
                 tally["inline_text"] += self.template.style == "text" and any(m.reasoning is not None for m in messages)
+                tally["tools_unlisted"] += bool(listed) and not self.template.lists_tools
             except RecordError as e:
                 rendered.append(e)
         good = [r for r in rendered if isinstance(r, Rendered)]
@@ -150,7 +152,7 @@ class Masker:
                 labels[first:end] = ids[first:end]
                 trained += end - first
         tally.update(records=1, tokens=keep, trained=trained, truncated=int(truncated), reinserted=int(r.reinserted),
-                     history_dropped=r.dropped, empty_think=r.inserted)
+                     history_dropped=r.dropped, call_dropped=r.call_dropped, empty_think=r.inserted)
         kept = {k: v for k, v in record.items() if k not in COLUMNS} if o.keep_fields else {}
         return {
             **kept,
@@ -257,6 +259,12 @@ def describe(tally: Counter, options: MaskOptions, template: Template) -> list[s
     if tally["history_dropped"]:
         lines.append(f"{tally['history_dropped']} trained history turns lost their reasoning: the chat template of "
                      f"{template.name} leaves it out of history (train --train-turns last to avoid it)")
+    if tally["call_dropped"]:
+        lines.append(f"{tally['call_dropped']} trained tool-calling turns lost their reasoning: the chat template of "
+                     f"{template.name} leaves it out of them")
+    if tally["tools_unlisted"]:
+        lines.append(f"{tally['tools_unlisted']} records have a tools list the chat template of {template.name} does not "
+                     "render: the model trains without seeing it (put the tools into the system message)")
     if tally["empty_think"]:
         lines.append(f"{tally['empty_think']} turns without reasoning got an empty think block (--no-empty-think to stop)")
     if tally["inline_text"]:

@@ -19,25 +19,16 @@ What the generation prompt already holds (an opened ``<think>\\n``) is prompt, a
 from __future__ import annotations
 
 import re
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import RecordError
 from .formats import TagFormat
+from .markers import check_same, find, mark, splice, unmark, unmark_message
 from .records import Message
+from .tools import ToolForm
 
 STYLES = ("native", "harmony", "prefixed", "inline", "bracket", "text")
-# Assistant texts are rendered as markers: private-use characters and a per-process nonce,
-# which no template trims and no text holds.
-_NONCE = uuid.uuid4().hex[:8]
-_MARKER = re.compile(f"\ue000{_NONCE}(?P<kind>[art])(?P<index>\\d+)\ue001")
-
-
-def mark(kind: str, i: int) -> str:
-    return f"\ue000{_NONCE}{kind}{i}\ue001"
-
-
 @dataclass(frozen=True)
 class Delimiters:
     """A reasoning block in a family's own form: ``open`` + ``after_open`` + reasoning +
@@ -78,6 +69,7 @@ class Rendered:
     answer: list[tuple[int, int]]  # the rest of each trained turn's completion, end-of-turn token included
     reinserted: bool = False  # the template left the last turn's reasoning out and tp put it back
     dropped: int = 0  # trained history turns whose reasoning the template leaves out
+    call_dropped: int = 0  # trained tool-calling turns whose reasoning the template leaves out
     inserted: int = 0  # empty blocks tp added to trained turns that had no reasoning
     given: list[tuple[int, int]] = field(default_factory=list)  # think the generation prompt holds: trained only with the prompt
 
@@ -103,8 +95,8 @@ class Template:
     empty_block: str = ""  # the family's closed empty block, for turns without reasoning
     own_empty: bool = False  # the template writes that block itself (not tp's composition)
     thinking_mode: bool = True  # the model can think: turns without reasoning get an empty block
-    tool_args: str | None = None  # "object" or "string": how the template takes call arguments; None: no calls
-    call_end: str | None = None  # what ends a tool-calling turn (`<|im_end|>`, gpt-oss's `<|call|>`)
+    tool_form: ToolForm = ToolForm()  # how the template renders tool calls (tools.py)
+    lists_tools: bool = True  # the template renders a tools list
 
     # ------------------------------------------------------------------------ rendering
 
@@ -132,7 +124,7 @@ class Template:
         """The generation prompt for ``messages`` (their reasoning as the template renders history);
         ``thinking`` turns the template's own switch on or off."""
         chat, texts = self._chat(messages)
-        return _unmark(self.apply(chat, add_generation_prompt=True, tools=tools, thinking=thinking), texts)
+        return unmark(self.apply(chat, add_generation_prompt=True, tools=tools, thinking=thinking), texts)
 
     def render(self, messages: list[Message], tools: list | None = None, train_all: bool = False,
                empty_think: bool = True, verify: bool = False) -> Rendered:
@@ -145,21 +137,28 @@ class Template:
         trained = set(assistant if train_all else assistant[-1:])
         thinking = True if any(messages[i].reasoning is not None for i in assistant) else None
         chat, texts = self._chat(messages)
-        marked = self.apply(chat, tools=tools, thinking=thinking)
-        found = _find(marked, self.name)
+        # A template that renders only the text of a final turn (Nemotron) renders a final calling
+        # turn as history: before a sentinel turn (a marker that stands for itself), cut after the calls.
+        sentinel = mark("t", len(chat)) if messages[-1].tool_calls and not self.tool_form.last else None
+        if sentinel:
+            texts[sentinel] = sentinel
+            chat.append({"role": "user", "content": sentinel})
+        marked = self._cut(self.apply(chat, tools=tools, thinking=thinking), sentinel)
+        found = find(marked, self.name)
         if verify:
-            real = self.apply([_unmark_message(m, texts) for m in chat], tools=tools, thinking=thinking)
-            _check_same(real, _splice(marked, found, texts)[0], self.name)
-        reinserted, dropped, inserted = False, 0, 0
+            real = self.apply([unmark_message(m, texts) for m in chat], tools=tools, thinking=thinking)
+            check_same(self._cut(real, sentinel), splice(marked, found, texts)[0], self.name)
+        reinserted, dropped, call_dropped, inserted = False, 0, 0, 0
         for i in sorted(trained, reverse=True):  # from the end: an edit moves nothing before it
             reasoning = messages[i].reasoning
             if ("r", i) in found:
                 continue
-            if ("a", i) not in found:  # a calling turn with no text, its reasoning left out
-                dropped += reasoning is not None
-                continue
-            if reasoning is not None and i != last:
-                dropped += 1  # the template's rule for history turns; counted, reported
+            if ("a", i) not in found or (reasoning is not None and i != last):
+                # The template's rule for calling turns (their text is never a marker) or history turns.
+                if messages[i].tool_calls:
+                    call_dropped += reasoning is not None
+                else:
+                    dropped += reasoning is not None
                 continue
             if reasoning is None and not (i == last or self.drops == "none"):
                 continue
@@ -168,12 +167,23 @@ class Template:
                 i == last and bool(self.format.close_re.search(self._given(thinking))))
             edited = self._put_block(marked, found, i, mark("r", i) if reasoning is not None else None, empty)
             if edited is not None:
-                marked, found = edited, _find(edited, self.name)
+                marked, found = edited, find(edited, self.name)
                 reinserted |= reasoning is not None
                 inserted += reasoning is None
-        text, spans = _splice(marked, found, texts)
+        text, spans = splice(marked, found, texts)
         think, answer, given = self._spans(text, spans, messages, assistant, trained, thinking)
-        return Rendered(text, think, answer, reinserted, dropped, inserted, given)
+        return Rendered(text, think, answer, reinserted, dropped, call_dropped, inserted, given)
+
+    def _cut(self, text: str, sentinel: str | None) -> str:
+        """``text`` up to the end of the calls before ``sentinel``'s turn, whitespace included."""
+        if sentinel is None:
+            return text
+        end = self.tool_form.end
+        k = text.rfind(end, 0, text.find(sentinel)) if end and sentinel in text else -1
+        if k < 0:
+            raise RecordError(f"the chat template of {self.name} leaves out the tool calls of the last turn")
+        k += len(end)
+        return text[:k + len(text[k:]) - len(text[k:].lstrip())]
 
     def _chat(self, messages: list[Message]) -> tuple[list[dict], dict[str, str]]:
         """The template's messages, with markers in place of assistant texts; and each marker's text."""
@@ -195,24 +205,21 @@ class Template:
                 elif self.in_content:
                     turn["content"] = self.delimiters.block(reasoning) + content
             if m.tool_calls:
-                turn["tool_calls"] = self._calls(m.tool_calls)
-                if not m.content and turn["content"] == content:
-                    # A calling turn with no text: templates test the text (Qwen3 adds a newline before
-                    # the call, gpt-oss refuses text beside reasoning), so they see it empty.
-                    turn["content"] = ""
+                form = self.tool_form
+                if form.refused:
+                    raise RecordError(form.refused)
+                if m.content and form.beside is None:
+                    raise RecordError(f"the chat template of {self.name} renders tool calls only in turns without "
+                                      f"text; message {i} has both")
+                turn["tool_calls"] = form.calls(m.tool_calls)
+                if not m.content:
+                    # A calling turn with no text: templates test the text (Qwen3 adds a newline before the
+                    # call, Nemotron a blank line, gpt-oss refuses text beside reasoning), so they see it
+                    # empty; one that renders calls only without content (DeepSeek-V3) gets none, and no
+                    # reasoning in it.
+                    turn["content"] = turn["content"].replace(content, "") if form.empty is not None else None
             chat.append(turn)
         return chat, texts
-
-    def _calls(self, calls: list[dict]) -> list[dict]:
-        if self.tool_args is None:
-            raise RecordError(f"tp cannot label the tool calls of the chat template of {self.name}: it writes no calls "
-                              "after the assistant's text")
-        if self.tool_args == "object":
-            return calls
-        import json
-
-        return [{**c, "function": {**c["function"], "arguments": json.dumps(c["function"]["arguments"])}}
-                for c in calls]
 
     def _put_block(self, marked: str, found: dict, i: int, reasoning: str | None, empty: bool) -> str | None:
         """``marked`` with a block for turn ``i``'s ``reasoning`` (None: an empty block, if ``empty``)
@@ -252,7 +259,7 @@ class Template:
                 content_start, content_end = spans[("a", i)]
             elif messages[i].tool_calls and ("r", i) in spans:  # a calling turn with no text: after its block
                 content_start = content_end = self._block(text, 0, 0, len(text), spans[("r", i)])[1]
-            elif messages[i].tool_calls and i in trained and (at := self._call_turn(text, spans, i)) is not None:
+            elif messages[i].tool_calls and i in trained and (at := self._call_turn(text, spans, messages, i)) is not None:
                 content_start = content_end = at  # nor any reasoning: after its header and the template's block
             elif i in trained:
                 raise RecordError(f"the chat template of {self.name} leaves out the content of message {i}")
@@ -268,20 +275,33 @@ class Template:
                 given_spans.append((start, start + len(given)))  # the model is given this at inference
             if i not in trained:
                 continue
-            begin = block[1] if block is not None else start
-            answer.append((max(begin, start), self._turn_end(text, content_end, bool(messages[i].tool_calls))))
+            begin, calls = max(block[1] if block is not None else start, start), bool(messages[i].tool_calls)
+            end = self.tool_form.end if calls else None
+            split = text.find(end, begin, content_start) if end and self.tool_form.beside == "before" else -1
+            if split >= 0:  # calls before the text (Gemma-4), the tool results between them prompt
+                answer += [(begin, split + len(end)), (content_start, self._turn_end(text, content_end, False))]
+            else:
+                answer.append((begin, self._turn_end(text, content_end, calls)))
         return think, answer, given_spans
 
-    def _call_turn(self, text: str, spans: dict, i: int) -> int | None:
+    def _call_turn(self, text: str, spans: dict, messages: list[Message], i: int) -> int | None:
         """Where the calls of a calling turn the template left no text of begin: after the first turn
-        header since the message before, and a block the template wrote there itself (Kimi's
-        ``<think></think>``); gpt-oss drops both reasoning and empty text from history."""
+        header since the message before (a template that writes none after a tool result, DeepSeek-V3.1:
+        after that result), and a block the template wrote there itself (Kimi's ``<think></think>``);
+        gpt-oss drops both reasoning and empty text from history."""
         lo = max((b for (_, j), (_, b) in spans.items() if j < i), default=0)
-        k = text.find(self.header, lo) if self.header else -1
-        if k < 0:
+        hi = min((a for (_, j), (a, _) in spans.items() if j > i), default=len(text))
+        k = text.find(self.header, lo, hi) if self.header else -1
+        if k >= 0:
+            at = k + len(self.header)
+        elif i > 0 and messages[i - 1].role == "tool" and ("t", i - 1) in spans:
+            at = spans[("t", i - 1)][1] + len(messages[i - 1].content)
+            after = self.tool_form.after_result
+            at += len(after) if after and text.startswith(after, at) else 0
+        else:
             return None
-        at = k + len(self.header)
-        end = text.find(self.call_end, at) if self.call_end else -1
+        end_token = self.tool_form.end
+        end = text.find(end_token, at) if end_token else -1
         block = self._block(text, lo, at, end, None) if end >= 0 else None
         return block[1] if block is not None else at
 
@@ -292,10 +312,11 @@ class Template:
 
     def _turn_end(self, text: str, content_end: int, calls: bool) -> int:
         """Where a trained turn ends: after its tool calls, and its end-of-turn token (the model must learn to stop)."""
-        if calls and self.call_end:
-            k = text.find(self.call_end, content_end)
+        end = self.tool_form.end if calls else None
+        if end:
+            k = text.find(end, content_end)
             if k >= 0:
-                return k + len(self.call_end)
+                return k + len(end)
         if self.end_of_turn is not None and (eot := self.end_of_turn.match(text, content_end)):
             return eot.end()
         return content_end
@@ -335,47 +356,6 @@ class Template:
         if closed is None:
             raise RecordError(f"cannot find the delimiters the chat template of {self.name} put around the reasoning")
         return opened.start(), closed.end()
-
-
-def _find(marked: str, name: str) -> dict[tuple[str, int], re.Match]:
-    found = {}
-    for m in _MARKER.finditer(marked):
-        key = (m["kind"], int(m["index"]))
-        if key in found:
-            raise RecordError(f"the chat template of {name} renders message {key[1]} twice")
-        found[key] = m
-    return found
-
-
-def _splice(marked: str, found: dict, texts: dict[str, str]):
-    """The real text, and where each marked text ended up in it."""
-    pieces, spans, pos, shift = [], {}, 0, 0
-    for key, m in sorted(found.items(), key=lambda item: item[1].start()):
-        real = texts[m.group(0)]
-        pieces += (marked[pos:m.start()], real)
-        start = m.start() + shift
-        spans[key] = (start, start + len(real))
-        shift += len(real) - (m.end() - m.start())
-        pos = m.end()
-    pieces.append(marked[pos:])
-    return "".join(pieces), spans
-
-
-def _check_same(real: str, spliced: str, name: str) -> None:
-    if real != spliced:
-        at = next((k for k, (x, y) in enumerate(zip(real, spliced)) if x != y), min(len(real), len(spliced)))
-        raise RecordError(f"the chat template of {name} rewrites this record's assistant text (at character "
-                          f"{at}: {real[at:at + 30]!r}), so tp cannot tell where its spans are")
-
-
-def _unmark(value: Any, texts: dict[str, str]) -> Any:
-    if not isinstance(value, str) or "\ue000" not in value:
-        return value
-    return _MARKER.sub(lambda m: texts.get(m.group(0), ""), value)
-
-
-def _unmark_message(message: dict, texts: dict[str, str]) -> dict:
-    return {k: _unmark(v, texts) for k, v in message.items()}
 
 
 def _previous_end(found: dict, i: int) -> int:

@@ -413,7 +413,17 @@ def test_bare_prompts(prompt, expected):
 ONE_SCAN = ["<think>r</think>4", "<think>r</think>4</answer>", "<think>r</think> <answer>4</answer> ", "<think>r</think>x < 5",
             "<think>r</think><answer>4", "<think>r</think>a<b", "<think>r</think>a</think>", "<think>r</think>a<think>b",
             "<think>x < 5 <tool_call>f", "<think>r</think><answer>4</answer>tail", "<think>r</think><answer>a<b>c</b></answer>",
-            "<think>r", "<think>a <think>b</think></think>c", "<think>r</think>\n</think>a", "<think>r</think><Answer>4</Answer>"]
+            "<think>r", "<think>a <think>b</think></think>c", "<think>r</think>\n</think>a", "<think>r</think><Answer>4</Answer>",
+            "<think>a <answer>4</answer> b</think>4", "<think>x<math>y</math></think>z", "<think>a</thinking>b</think>c",
+            "<think>a<Think>b</think></think>c", "<think>a <b>x</b> <tool_call>f</think>c", "<think>a <answer>4",
+            "<think>a <reasoning type='x'>b</think>c", "<think>a <|im_end|> b</think>c", "<think>a <seed:tool_call>b",
+            "<think>r</think>\n<answer> 4 </answer>\n", "<think>r</think>x<answer>4</answer>", "<think>r</think><answer>4</answer> </b>",
+            "<think>r</think><answer>x < 5</answer>"]
+# Other tags inside the block are its text to the rule, so these stay on the one-scan path (most real texts
+# with a tag in their reasoning: R1-Zero-style models draft an <answer> before the close).
+ONE_SCAN_TAKES = ["<think>a <answer>4</answer> b</think>4", "<think>x<math>y</math></think>z", "<think>a <answer>4",
+                  "<think>a <|im_end|> b</think>c", "<think>r</think>\n<answer> 4 </answer>\n", "<think>r</think><answer>4",
+                  "<think>r</think>x < 5"]
 
 
 @pytest.mark.parametrize("text", ONE_SCAN)
@@ -424,3 +434,6 @@ def test_one_scan_path_agrees_with_the_rule(text):
 
     fast = split_plain(text)
     assert fast is None or fast == TagFormat.split(FORMATS["think"], text)
+    assert fast is None or fast == AutoFormat().split(text, spans=None)  # auto (with refiners) agrees too
+    if text in ONE_SCAN_TAKES:
+        assert fast is not None

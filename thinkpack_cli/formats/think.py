@@ -13,9 +13,9 @@ _NAMES = ("think", "thinking", "reasoning", "thought", "seed:think")
 _ALTERNATIVES = "|".join(_NAMES)
 # What may start a delimiter, a tool call or a wrapper after a `<`: a closing tag, a tag name,
 # a `<|`/`<｜` special token. Anything else (`x < 5`) is text the one-scan path steps over.
-_PLAIN_TEXT = r"((?:[^<]|<(?![/a-zA-Z|｜]))*)"  # no tag-like `<` in it
-_WRAPPED_ANSWER = re.compile(rf"\s*<answer>{_PLAIN_TEXT}(?:</answer>\s*)?\Z|{_PLAIN_TEXT}\Z")
 _TAG_START = frozenset("/|｜abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+# The wrapper with no `<` inside: one charset run for sre (a `<` in it sends the text to the rule).
+_WRAPPED_ANSWER = re.compile(r"\s*<answer>([^<]*)(?:</answer>\s*)?\Z")
 
 
 class ThinkFormat(TagFormat):
@@ -40,25 +40,38 @@ class ThinkFormat(TagFormat):
 
 def split_plain(text: str) -> Split | None:
     """The common case in one scan, or None when the general rule must decide: a text that
-    starts with ``<think>``, holds no code, whose first tag-like ``<`` closes the block and
-    whose answer holds none (no second block, repeated close, tool call or wrapper)."""
+    starts with ``<think>``, holds no code, whose first delimiter closes the block (other tags
+    inside it, ``<answer>`` or ``<math>``, are its text to the rule too) and whose answer holds
+    no tag-like ``<`` (no second block, repeated close, tool call or other wrapper) but an
+    ``<answer>`` wrapper around all of it."""
     if not text.startswith("<think>") or "`" in text or "~" in text:
         return None
-    close = _next_tag(text, 7)
+    end = len(text)
+    close = text.find("</think>", 7)
+    # Most blocks hold no `<` at all: then the first `</think>` is the first delimiter, found by one find.
+    if text.find("<", 7, end if close < 0 else close) >= 0 and _next_delimiter(text, 7) != close:
+        return None
     if close < 0:
         return Split(stripped(text, 7), "", TRUNCATED, "think", "<think>")
-    if not text.startswith("</think>", close):
-        return None
-    start = end = close + 8
-    if text.find("<", start) < 0:
-        end = len(text)
-    else:  # of tag-like text in the answer, only an `<answer>` wrapper around all of it (R1-Zero) stays here
+    start = close + 8
+    if text.find("<", start) >= 0:  # of tags in the answer, only an `<answer>` wrapper around all of it (R1-Zero) stays here
         wrapped = _WRAPPED_ANSWER.match(text, start)
-        if wrapped is None:
+        if wrapped is not None:
+            start, end = wrapped.span(1)
+        elif _next_tag(text, start) >= 0:
             return None
-        start, end = wrapped.span(1 if wrapped.start(1) >= 0 else 2)
     reasoning = stripped(text, 7, close)
     return Split(reasoning, stripped(text, start, end), VALID if reasoning else EMPTY, "think", "<think>")
+
+
+def _next_delimiter(text: str, pos: int) -> int:
+    """Where the next open, close or tool-call start of the family is, or -1; the delimiter
+    pattern is tried only at tag-like ``<`` (a match at one place, not a search)."""
+    match = _DELIMITER.match
+    at = _next_tag(text, pos)
+    while at >= 0 and match(text, at) is None:
+        at = _next_tag(text, at + 1)
+    return at
 
 
 def _next_tag(text: str, pos: int) -> int:
@@ -68,3 +81,6 @@ def _next_tag(text: str, pos: int) -> int:
     while at >= 0 and text[at + 1 : at + 2] not in _TAG_START:
         at = find("<", at + 1)
     return at
+
+
+_DELIMITER = ThinkFormat().delimiter_re

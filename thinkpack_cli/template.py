@@ -259,7 +259,7 @@ class Template:
                 content_start, content_end = spans[("a", i)]
             elif messages[i].tool_calls and ("r", i) in spans:  # a calling turn with no text: after its block
                 content_start = content_end = self._block(text, 0, 0, len(text), spans[("r", i)])[1]
-            elif messages[i].tool_calls and i in trained and (at := self._call_turn(text, spans, messages, i)) is not None:
+            elif messages[i].tool_calls and (at := self._call_turn(text, spans, messages, i)) is not None:
                 content_start = content_end = at  # nor any reasoning: after its header and the template's block
             elif i in trained:
                 raise RecordError(f"the chat template of {self.name} leaves out the content of message {i}")
@@ -317,7 +317,9 @@ class Template:
             k = text.find(end, content_end)
             if k >= 0:
                 return k + len(end)
-        if self.end_of_turn is not None and (eot := self.end_of_turn.match(text, content_end)):
+        eot = self.end_of_turn.match(text, content_end) if self.end_of_turn is not None else None
+        # A turn that runs on into the next one's block (Gemma-4's text after calls) has no end of its own.
+        if eot is not None and not (self.format and self.format.open_re.match(text, eot.end() - len(eot.group(0).strip()))):
             return eot.end()
         return content_end
 

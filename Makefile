@@ -45,6 +45,7 @@ bench: $(BENCH_VENV)/.installed $(STAMP)
 	$(BENCH_VENV)/bin/python bench/distill_bench.py
 	$(BENCH_VENV)/bin/python bench/grade_bench.py  # real RL answers from ../shared: tp's grader against a plain Math-Verify loop
 	$(BIN)/python bench/generate_bench.py  # needs torch: the dev environment has it
+	$(BIN)/python bench/engines_bench.py  # the CLI against datasets.map and Ray Data (the test extra has both)
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) bench/data .pytest_cache

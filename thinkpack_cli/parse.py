@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from . import paths
+from .batches import parse_batch  # re-exported: the batch form of every transform lives in batches.py
 from .errors import RecordError, UsageError
 from .fields import REASONING_FIELDS, TEXT_FIELDS
 from .formats import EMPTY, MISSING, STATUSES, TRUNCATED, VALID, Split, get_format, prompt_opens_reasoning
@@ -233,16 +234,6 @@ def is_parsed(record: dict) -> bool:
 def parse_record(record: dict, **options: Any) -> dict:
     """Parse one record (raises ``RecordError`` when it cannot be parsed)."""
     return Parser(ParseOptions(**options)).parse_record(record)
-
-
-def parse_batch(batch: dict[str, list], **options: Any) -> dict[str, list]:
-    """Columns in, columns out: ``dataset.map(parse_batch, batched=True)``."""
-    names = list(batch)
-    rows = [dict(zip(names, values)) for values in zip(*batch.values())]
-    parser = Parser(ParseOptions(**options))
-    parsed = [parser.parse_record(row) for row in rows]
-    columns = list(dict.fromkeys([*names, *OWNED_FIELDS]))
-    return {name: [row.get(name) for row in parsed] for name in columns}
 
 
 __all__ = [

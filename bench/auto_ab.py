@@ -26,7 +26,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "corpus"
 FILES = ("reasoning_gym_eval_local_rl.jsonl", "reasoning_gym_eval_math_harness.jsonl", "reasoning_gym_eval_zeroshot_api.jsonl")
-TEXT_FIELDS = ("full_model_response", "response")
+CORPUS_TEXT_FIELDS = ("full_model_response", "response")
 BASE_PACKAGE = "thinkpack_base"
 
 
@@ -36,7 +36,7 @@ def corpus_texts() -> list[str]:
         with open(CORPUS / name, encoding="utf-8") as f:
             for line in f:
                 record = json.loads(line)
-                text = next((record[k] for k in TEXT_FIELDS if isinstance(record.get(k), str)), None)
+                text = next((record[k] for k in CORPUS_TEXT_FIELDS if isinstance(record.get(k), str)), None)
                 if text is not None:
                     texts.append(text)
     return texts

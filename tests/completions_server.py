@@ -6,6 +6,11 @@ Greedy or sampled, one prompt at a time, with plain ``model.generate`` (none of 
 a test that compares it with tp's transformers backend compares two implementations. It
 answers what tp reads: ``text``, ``finish_reason``, vLLM's ``stop_reason`` and
 ``logprobs.tokens`` (one entry per generated token, the end-of-turn token included, as vLLM's).
+
+As vLLM does, generation ends at the first stop string (not at ``max_tokens``, which tp sets to
+the whole thinking budget: tens of thousands of tokens), and a request whose prompt and
+``max_tokens`` exceed the model's context is refused with a 400. Each request is served on its
+own thread (``ThreadingHTTPServer``), so a slow generation never holds up another connection.
 """
 
 from __future__ import annotations
@@ -58,6 +63,14 @@ class CompletionsServer:
             return 404, {"error": {"message": f"model {body.get('model')!r} does not exist"}}
         self.requests.append(body)
         prompts = body["prompt"] if isinstance(body["prompt"], list) else [body["prompt"]]
+        context = self.model.config.max_position_embeddings
+        for prompt in prompts:
+            size = len(self.tokenizer(prompt, add_special_tokens=False)["input_ids"])
+            if size + body["max_tokens"] > context:  # vLLM's check and wording (serving_engine.py)
+                return 400, {"error": {"message": (
+                    f"This model's maximum context length is {context} tokens. However, you requested "
+                    f"{size + body['max_tokens']} tokens ({size} in the messages, {body['max_tokens']} in the "
+                    "completion). Please reduce the length of the messages or completion."), "type": "BadRequestError"}}
         with self.lock:
             choices = [self.complete(p, body) | {"index": i} for i, p in enumerate(prompts)]
         return 200, {"object": "text_completion", "model": body["model"], "choices": choices}
@@ -76,17 +89,23 @@ class CompletionsServer:
         with torch.inference_mode(), (self.model.disable_adapter() if base else contextlib.nullcontext()):
             out = self.model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=body["max_tokens"],
                                       do_sample=sample, pad_token_id=self.tokenizer.eos_token_id,
+                                      **({"stop_strings": stop, "tokenizer": self.tokenizer} if stop else {}),
                                       **({"temperature": body["temperature"], "top_p": body.get("top_p", 1.0)} if sample else {}))
         new = out[0, ids.shape[1]:].tolist()
         finish, stop_reason = "length", None
         if self.tokenizer.eos_token_id in new:
             new, finish = new[:new.index(self.tokenizer.eos_token_id)], "stop"
-        pieces = [self.tokenizer.decode(new[:k + 1]) for k in range(len(new))]
-        for k, text in enumerate(pieces):  # the first token that completes a stop string
-            hit = next((s for s in stop if s in text), None)
-            if hit is not None:
-                new, finish, stop_reason = new[:k + 1], "stop", hit
-                break
+        if any(s in self.tokenizer.decode(new) for s in stop):  # cut after the token that completes the first one
+            shortest, longest = 1, len(new)
+            while shortest < longest:
+                middle = (shortest + longest) // 2
+                if any(s in self.tokenizer.decode(new[:middle]) for s in stop):
+                    longest = middle
+                else:
+                    shortest = middle + 1
+            text = self.tokenizer.decode(new[:shortest])
+            stop_reason = min((s for s in stop if s in text), key=text.index)
+            new, finish = new[:shortest], "stop"
         text = self.tokenizer.decode(new)
         if stop_reason is not None:
             text = text[:text.index(stop_reason)]

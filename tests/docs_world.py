@@ -3,10 +3,10 @@
 An example says ``tp stats baseline.jsonl candidate.jsonl`` or ``-t ./Qwen3-8B``; the world holds
 files of those names built from the repo's samples (``samples/``), tokenizer folders linked from
 ``../shared/tokenizers``, and, for ``tp generate``, a tiny scripted model saved under the hub name
-the example uses. Every ``--base-url`` is pointed at one loopback server that plays both the
-teacher (chat completions, ``teacher_server.py``) and an OpenAI completions server for the
-scripted model (``completions_server.py``). A name that is not here makes its example fail with
-tp's own "no such file" error: add it to ``NAMES`` below.
+the example uses. Every ``--base-url`` is pointed at a loopback server: ``tp generate``'s at an
+OpenAI completions server for the scripted model (``completions_server.py``, a thread per
+request), every other's at the teacher (chat completions, ``teacher_server.py``). A name that is
+not here makes its example fail with tp's own "no such file" error: add it to ``FILES`` below.
 
 Each command runs in a fresh copy of the world (files an example writes are not seen by the next
 one; what it reads is always here), with the environment in ``World.env``.
@@ -36,6 +36,7 @@ TOKENIZERS = {
     "DeepSeek-R1-Distill-Qwen-7B": "deepseek-r1-distill-qwen",
     "QwQ-32B": "qwq-32b",
     "gpt-oss-20b": "gpt-oss",
+    "Llama-3.1-8B-Instruct": "llama-3.1",
 }
 MODEL = "Qwen/Qwen3-8B"  # tp generate's --model (and -t): the scripted tiny model, with Qwen3's tokenizer
 ADAPTER = "answer-lora"  # its LoRA adapter (a folder for --backend transformers, a model name on the server)
@@ -83,9 +84,27 @@ def _parsed_samples():
 
 
 def _sft():
-    """ThinkPack-shaped SFT records (instruction, response with an inline <think> block, a uid)."""
-    chosen = [r for r in _read(SAMPLES / "run_b.jsonl") if _closed(r)][:8]
+    """ThinkPack-shaped SFT records (instruction, response with an inline <think> block, a uid):
+    the RL run's 8 shortest closed ones, so the README's training step (tp mask's output of them,
+    whole) is quick on a CPU."""
+    closed = [r for r in _read(SAMPLES / "run_b.jsonl") if _closed(r)]
+    chosen = sorted(closed, key=lambda r: len(r["question"]) + len(r["response"]))[:8]
     return [{"uid": r["id"], "instruction": r["question"], "response": r["response"], "gold": r["gold"]} for r in chosen]
+
+
+def _r1_traces():
+    """Distillation traces with the reasoning in its own field (instruction / reasoning /
+    response), and metadata for --keep-fields to carry: the SFT records, split by tp parse."""
+    from thinkpack_cli.parse import Parser
+
+    parser = Parser()
+    out = []
+    for r in _sft():
+        split = parser.parse_record({"response": r["response"]})
+        assert split["status"] == "valid", split
+        out.append({"uid": r["uid"], "instruction": r["instruction"], "reasoning": split["reasoning"],
+                    "response": split["answer"], "teacher": "DeepSeek-R1", "gold": r["gold"]})
+    return out
 
 
 def _chats():
@@ -108,11 +127,13 @@ FILES = {
     "r1_outputs.jsonl": lambda: [r for r in _read(SAMPLES / "eval_outputs.jsonl")
                                  if str(r.get("construction", "")).startswith("prefixed")],
     "parsed.jsonl": _parsed_samples,
-    "baseline.jsonl": lambda: _read(SAMPLES / "run_a.jsonl"),
-    "candidate.jsonl": lambda: _read(SAMPLES / "run_b.jsonl"),
+    # Two checkpoints' runs; each record names its problem as eval harnesses do (problem_id).
+    "baseline.jsonl": lambda: [r | {"problem_id": r["id"]} for r in _read(SAMPLES / "run_a.jsonl")],
+    "candidate.jsonl": lambda: [r | {"problem_id": r["id"]} for r in _read(SAMPLES / "run_b.jsonl")],
     # A checkpoint that passes the README's gates: the RL run's records whose reasoning closed.
     "eval.jsonl": lambda: [r for r in _read(SAMPLES / "run_b.jsonl") if _closed(r)],
     "sft.jsonl": _sft,
+    "r1_traces.jsonl": _r1_traces,
     "chats.jsonl": _chats,
     "prompts.jsonl": lambda: [{"id": r["id"], "question": r["question"]} for r in _questions(8)],
     "qa.jsonl": lambda: [{"id": r["id"], "question": r["question"], "answer": r["gold"]} for r in _questions(4)],
@@ -123,6 +144,47 @@ FILES = {
 TEXTS = {
     "my_prompt.jinja": "{{ question }}\n\nThe known answer is {{ answer }}. Reason your way to it inside <think></think>.\n",
 }
+
+
+# lighteval --save-details files, as huggingface/lighteval@3fd1526 writes them: one Detail(doc,
+# model_response, metric) per sample made a row by ``Dataset.from_list(asdict(detail))``, columns
+# sorted, ``to_parquet`` to details_{task}_{date}.parquet (logging/evaluation_tracker.py), where a
+# task is ``name|fewshots`` (tasks/lighteval_task.py). Doc's fields are tasks/requests.py's and
+# ModelResponse's models/model_output.py's, each at its default unless a generative task sets it.
+LIGHTEVAL_DATE = "2025-11-05T14-43-47.148527"
+LIGHTEVAL_TASKS = ("products", "polynomial_equations", "family_relationships")  # reasoning-gym datasets of the n=3 samples
+
+
+def _lighteval_rows(dataset: str) -> list[dict]:
+    """One task's details: the bundled prompts of one dataset, 3 samples each (``num_samples``)."""
+    task = f"reasoning_gym:{dataset}|0"
+    rows = []
+    for i, r in enumerate(x for x in _read(SAMPLES / "eval_samples_n3.jsonl") if x["dataset"] == dataset):
+        texts = r["response"]
+        doc = {"query": r["question"], "choices": [r["gold"]], "gold_index": 0, "instruction": None, "images": None,
+               "specific": None, "unconditioned_query": None, "original_query": None, "id": str(i),
+               "task_name": task, "fewshot_samples": [], "sampling_methods": ["GENERATIVE"],
+               "fewshot_sorting_class": None, "generation_size": int(r["max_tokens"]), "stop_sequences": [],
+               "use_logits": False, "num_samples": len(texts), "generation_grammar": None}
+        response = {"input": r["question"], "input_tokens": [], "text": texts, "output_tokens": [],
+                    "text_post_processed": None, "reasonings": [None] * len(texts), "logprobs": [],
+                    "argmax_logits_eq_gold": [], "logits": None, "unconditioned_logprobs": None,
+                    "truncated_tokens_count": 0, "padded_tokens_count": 0}
+        rows.append({"doc": doc, "model_response": response,
+                     "metric": {f"pass@k:k=1&n={len(texts)}": sum(r["score"]) / len(r["score"])}})
+    assert rows, f"no bundled n=3 samples of {dataset}"
+    return rows
+
+
+def lighteval_details(folder: Path) -> None:
+    """The details files of a lighteval run over ``LIGHTEVAL_TASKS``, written into ``folder``."""
+    from datasets import Dataset
+
+    for dataset in LIGHTEVAL_TASKS:
+        details = Dataset.from_list(_lighteval_rows(dataset))
+        details = details.select_columns(sorted(c for c in details.column_names if c != "id"))
+        path = folder / f"details_reasoning_gym:{dataset}|0_{LIGHTEVAL_DATE}.parquet"
+        details.to_parquet(str(path))
 
 
 # ------------------------------------------------------------------------------------ models
@@ -147,8 +209,9 @@ def scripted_model(tokenizer_dir: Path, path: Path) -> None:
     script = {so: close, one("\n\n"): one("4"), one("4"): end}
     assert tok.encode("x</think>\n\n", add_special_tokens=False)[-1] == one("\n\n"), "the answer phase starts after \\n\\n"
     torch.manual_seed(0)
+    # Qwen3-8B's context (40960), so tp's default thinking budget fits as it does on the real model.
     config = Qwen3Config(vocab_size=len(tok), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
-                         num_attention_heads=2, num_key_value_heads=1, head_dim=8, max_position_embeddings=4096,
+                         num_attention_heads=2, num_key_value_heads=1, head_dim=8, max_position_embeddings=40960,
                          tie_word_embeddings=False, eos_token_id=end, pad_token_id=tok.pad_token_id or end)
     model = Qwen3ForCausalLM(config)
     with torch.no_grad():
@@ -219,7 +282,8 @@ class World:
         for name, text in TEXTS.items():
             (self.template / name).write_text(text, encoding="utf-8")
         self.lazy = {**{name: self._tokenizer for name in TOKENIZERS},
-                     MODEL: self._model, ADAPTER: self._adapter, "train.parquet": self._train}
+                     MODEL: self._model, ADAPTER: self._adapter, "train.parquet": self._train,
+                     "details_*.parquet": self._details, "details.parquet": self._details}
         self.names = sorted([*FILES, *TEXTS, *self.lazy])
         self.bin = Path(sys.executable).parent
         self.env = {k: v for k, v in os.environ.items() if k not in ("TP_DEBUG",)} | {
@@ -281,14 +345,31 @@ class World:
         return None
 
     def _train(self, name: str) -> str | None:
-        """tp mask's output for the training snippets, short records so one step is quick."""
+        """tp mask's output of sft.jsonl (short records, so one training step is quick), every record kept."""
+        import pyarrow.parquet as pq
+
         why = self._build("Qwen3-8B")
         if why:
             return why
-        done = subprocess.run(["tp", "mask", "sft.jsonl", "-o", name, "-t", "Qwen3-8B", "--max-length", "128", "-q"],
+        done = subprocess.run(["tp", "mask", "sft.jsonl", "-o", name, "-t", "Qwen3-8B", "-q"],
                               cwd=self.template, env=self.env, capture_output=True, text=True)
         assert done.returncode == 0, f"tp mask for the world's {name} failed: {done.stderr}"
+        rows = pq.read_metadata(self.template / name).num_rows
+        assert rows == len(FILES["sft.jsonl"]()), f"the world's {name} holds {rows} of sft.jsonl's records"
         return None
+
+    def _details(self, name: str) -> str | None:
+        """lighteval details: one file per task (``details_*.parquet``), and one task's as ``details.parquet``."""
+        why = _missing_modules("datasets")
+        if why:
+            return why
+        if name != "details.parquet":
+            lighteval_details(self.template)
+            return None
+        why = self._build("details_*.parquet")
+        if not why:
+            shutil.copyfile(sorted(self.template.glob("details_*.parquet"))[0], self.template / name)
+        return why
 
     # -- running
 
@@ -297,8 +378,8 @@ class World:
         shutil.copytree(self.template, where, symlinks=True)
         return where
 
-    def base_url(self) -> str:
-        """The loopback server every --base-url is pointed at (started on first use)."""
+    def teacher_url(self) -> str:
+        """The teacher (chat completions) every --base-url but tp generate's is pointed at (started on first use)."""
         with self._lock:
             if self._server is None:
                 from teacher_server import TeacherServer
@@ -306,9 +387,29 @@ class World:
                 self._server = TeacherServer(self._respond).__enter__()
             return self._server.url
 
+    def completions_url(self) -> str:
+        """tp generate's --base-url: the scripted model and its adapter, served as vLLM serves them.
+        Its own server, whose every request has a thread: generating on the teacher's event loop
+        (as this world once did) stalled every other connection behind one generation."""
+        with self._lock:
+            if self._completions is None:
+                import peft
+                from transformers import AutoModelForCausalLM, AutoTokenizer
+
+                from completions_server import CompletionsServer
+
+                why = self._build(ADAPTER)
+                assert why is None, why  # the command's prepare() built it, or skipped the command
+                model = peft.PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(self.heavy / "model"),
+                                                       self.heavy / "adapter").eval()
+                tok = AutoTokenizer.from_pretrained(self.heavy / "model")
+                self._completions = CompletionsServer(model, tok, base_name=SERVED, adapter_name=ADAPTER).__enter__()
+            return self._completions.url
+
     def close(self) -> None:
-        if self._server is not None:
-            self._server.__exit__(None, None, None)
+        for server in (self._server, self._completions):
+            if server is not None:
+                server.__exit__(None, None, None)
 
     def _respond(self, request):
         from teacher_server import Reply, answer
@@ -319,22 +420,4 @@ class World:
                           f"<solution>Redo the last step carefully: \\boxed{{{gold}}}.</solution>\n\n"
                           f"The answer is \\boxed{{{gold}}}.",
                           reasoning_content=f"Work through the problem step by step until it gives {gold}.")
-        if request.path.endswith("/completions"):
-            status, body = self._completions_server().respond(request.path, request.body)
-            return Reply(status, json.dumps(body).encode())
         return Reply(404, json.dumps({"error": {"message": f"no route {request.path}"}}).encode())
-
-    def _completions_server(self):
-        with self._lock:
-            if self._completions is None:
-                import peft
-                from transformers import AutoModelForCausalLM, AutoTokenizer
-
-                from completions_server import CompletionsServer
-
-                self._build(ADAPTER)
-                model = peft.PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(self.heavy / "model"),
-                                                       self.heavy / "adapter").eval()
-                tok = AutoTokenizer.from_pretrained(self.heavy / "model")
-                self._completions = CompletionsServer(model, tok, base_name=SERVED, adapter_name=ADAPTER)
-            return self._completions

@@ -9,8 +9,10 @@
   must match it: stdout (or stderr and stdout, either order, since a terminal shows both), line by
   line, trailing spaces ignored, the copy's path written as ``.``, and ``…`` (or ``...``) matching
   any text within a line, or any lines when it stands alone.
-- Every ``--base-url`` is pointed at a loopback server (the teacher and the completions endpoint);
-  ``make X`` runs the Makefile's target in this checkout without rebuilding its environment.
+- Every ``--base-url`` is pointed at a loopback server (``tp generate``'s at a completions server
+  for the scripted model, every other's at the teacher); ``make X`` runs the Makefile's target in
+  this checkout without rebuilding its environment (its stamps ``.venv/.base`` and
+  ``.venv/.installed`` count as current).
 - Skipped, each saying why: a command that needs a GPU (vLLM), the network (``pip``, ``curl``), a
   model download (a hub name the world does not hold), data only developers have (``../shared``),
   or that would run this suite itself (``make test``).
@@ -148,8 +150,6 @@ def skip_reason(command: str, world: docs_world.World) -> str | None:
         backend = (_value(words, "--backend") or [None])[0]
         if backend == "vllm":
             return "needs vLLM and a GPU (--backend vllm)"
-        if words[1] == "generate" and backend == "openai":
-            return "unfinished: the loopback completions server for the scripted model hung once (issue 13 report)"
         if words[1] == "generate" and backend is None and importlib.util.find_spec("vllm") is not None:
             return "would use vLLM (installed here), which needs a GPU"
         local = ["-t", "--tokenizer"] + ([] if words[1] == "distill" or backend == "openai" else ["-m", "--model", "--adapter"])
@@ -161,15 +161,17 @@ def skip_reason(command: str, world: docs_world.World) -> str | None:
 
 
 def rewrite(command: str, world: docs_world.World) -> str:
-    """The command as it runs here: every --base-url on the loopback server, make without a
+    """The command as it runs here: every --base-url on a loopback server, make without a
     rebuild, and a tap (tee) on every pipe, so an empty pipe shows."""
-    if "--base-url" in command:
-        command = re.sub(r"(--base-url)(\s+|=)\S+", lambda m: m[1] + m[2] + world.base_url(), command)
     stages = rb.pipeline(command)
     for i, stage in enumerate(stages):
         words = rb.words(stage)
         if words[:1] == ["make"]:
-            stages[i] = f"make -C {rb.README.parent} -o .venv/.installed " + " ".join(words[1:])
+            # -o: the environment's stamps count as current, so make never rebuilds the .venv the tests run in
+            stages[i] = f"make -C {rb.README.parent} -o .venv/.base -o .venv/.installed " + " ".join(words[1:])
+        elif "--base-url" in stage:
+            url = world.completions_url() if words[:2] == ["tp", "generate"] else world.teacher_url()
+            stages[i] = re.sub(r"(--base-url)(\s+|=)\S+", lambda m: m[1] + m[2] + url, stage)
     return "".join(stage if i == 0 else f" | tee .pipe{i} | {stage}" for i, stage in enumerate(stages))
 
 
@@ -289,36 +291,15 @@ def check(example: Example, run: Run) -> None:
             + f"\n--- got (stdout):\n{_shown(run.stdout, run.folder)}\n--- stderr:\n{_shown(run.stderr, run.folder)}")
 
 
-# Examples the world cannot run yet, each with why: strict, so one that starts passing turns red
-# and must leave this table. Keyed by a piece of the command, which outlives README line numbers.
-KNOWN_GAPS = {
-    "tp stats runs/run_a.jsonl runs/run_b.jsonl --by dataset --grader exact --json":
-        "the world's runs/ records have no text field the README's command finds",
-    "-t ./Llama-3.1-8B-Instruct --keep-fields": "the world has no ./Llama-3.1-8B-Instruct tokenizer folder",
-    "tp report baseline.jsonl candidate.jsonl --id problem_id": "the world's runs carry no problem_id field",
-    "tp report details_*.parquet --preset lighteval": "the world has no lighteval details Parquet files",
-    "tp head details.parquet --preset lighteval": "the world has no lighteval details Parquet file",
-    "SFTTrainer(": "the world's train.parquet comes out empty, so the one training step has no sample",
-}
-
-
-def known_gap(request, text: str) -> None:
-    for piece, why in KNOWN_GAPS.items():
-        if piece in text:
-            request.applymarker(pytest.mark.xfail(strict=True, reason=f"known gap in the example world: {why}"))
-
-
 @pytest.mark.parametrize("example", EXAMPLES, ids=[e.where for e in EXAMPLES])
-def test_example_runs(example, runner, request):
+def test_example_runs(example, runner):
     """Proves the example does what the README or --help says, on the bundled samples."""
-    known_gap(request, example.command)
     check(example, runner.submit(example).result())
 
 
 @pytest.mark.parametrize("block", PYTHON_BLOCKS, ids=[f"README.md:{b.line}" for b in PYTHON_BLOCKS])
-def test_python_block_runs(block, runner, request):
+def test_python_block_runs(block, runner):
     """Proves the snippet runs as printed (with the stated stand-ins) and gives the values it states."""
-    known_gap(request, block.text)
     unknown = rb.free_names(block.text) - set(rb.PRELUDE)
     assert not unknown, f"README.md:{block.line} uses names it never defines: {sorted(unknown)}"
     run = runner.submit_python(block).result()
@@ -481,3 +462,46 @@ def test_a_broken_example_turns_red(runner):
     shown = Example("self-test", "echo hello", ("goodbye",))
     with pytest.raises(AssertionError, match="differs from the README"):
         check(shown, runner.submit(shown).result())
+
+
+# ------------------------------------------------------------------------------------ the world's servers
+
+
+def _post(url: str, body: dict) -> tuple[int, dict]:
+    import json
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(url + "/completions", json.dumps(body).encode(),
+                                     {"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def test_the_completions_server_ends_at_a_stop_string_as_vllm_does(world):
+    """Proves the world's completions endpoint stops generating at the first stop string, as vLLM
+    does, however large max_tokens is (tp asks for its whole thinking budget, 32768 tokens: the
+    server once generated all of them before cutting, which is how the generate examples hung),
+    and refuses a request larger than the model's context with vLLM's 400."""
+    why = world.prepare(f"{docs_world.MODEL} {docs_world.ADAPTER}")
+    if why:
+        pytest.skip(why)
+    url = world.completions_url()
+    steps = []
+    hook = world._completions.model.get_base_model().register_forward_hook(lambda *_: steps.append(1))
+    try:
+        status, reply = _post(url, {"model": docs_world.SERVED, "prompt": "<|im_start|>user\nWhat is 2+2?<|im_end|>\n"
+                                    "<|im_start|>assistant\n<think>\n", "max_tokens": 32768, "stop": ["</think>"],
+                                    "temperature": 0})
+    finally:
+        hook.remove()
+    assert status == 200, reply
+    choice = reply["choices"][0]
+    assert (choice["finish_reason"], choice["stop_reason"], choice["text"]) == ("stop", "</think>", " So")
+    assert choice["logprobs"]["tokens"] == [" So", "</think>"]
+    assert len(steps) == 2, f"{len(steps)} forward passes for 2 tokens: it generated past the stop string"
+    status, reply = _post(url, {"model": docs_world.ADAPTER, "prompt": "x", "max_tokens": 40960})
+    assert status == 400 and "maximum context length is 40960 tokens" in reply["error"]["message"], reply

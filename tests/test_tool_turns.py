@@ -14,32 +14,15 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from labels import MASKS, check_audit, expected_token_runs, trained_runs
+from labels import A_TOOL as A
+from labels import MASKS, RC, RESULT, RF, check_audit, expected_token_runs, trained_runs
+from labels import tool_record as record
 
 from thinkpack_cli import tokenizer as tokenizers
 from thinkpack_cli.errors import RecordError
 from thinkpack_cli.mask import Masker, MaskOptions, describe, parse_mask
 from thinkpack_cli.records import conversation, tools
 from thinkpack_cli.template import detect
-
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-TOOLS = [{"type": "function", "function": {"name": "get_weather", "description": "The weather in a city.",
-          "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}]
-CALL = {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": {"city": "Paris"}}}
-RC, RF, A, RESULT = "I should call the weather tool.", "The tool says 18 C.", "It is 18 C and sunny in Paris.", "18 C, sunny"
-
-
-def record(ends_with_call: bool) -> dict:
-    """A user asks, the assistant reasons and calls (arguments as a JSON string, as OpenAI sends
-    them), the tool answers, the assistant reasons and answers; or the record ends with the call."""
-    call = {**CALL, "function": {**CALL["function"], "arguments": json.dumps(CALL["function"]["arguments"])}}
-    messages = [{"role": "system", "content": "Use tools."}, {"role": "user", "content": "Weather in Paris?"},
-                {"role": "assistant", "content": None, "reasoning_content": RC, "tool_calls": [call]}]
-    if not ends_with_call:
-        messages += [{"role": "tool", "content": RESULT, "tool_call_id": "call_1", "name": "get_weather"},
-                     {"role": "assistant", "content": A, "reasoning_content": RF}]
-    return {"id": "t", "messages": messages, "tools": TOOLS}
-
 
 QWEN_CALL = '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call><|im_end|>'
 QWEN_FINAL = [("think", f"<think>\n{RF}\n</think>"), ("answer", f"\n\n{A}<|im_end|>")]

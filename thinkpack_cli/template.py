@@ -254,7 +254,7 @@ class Template:
         """Every assistant turn's reasoning block (think), and each trained turn's answer."""
         think, answer, given_spans = [], [], []
         given = self._given(thinking)
-        for n, i in enumerate(assistant):
+        for i in assistant:
             if ("a", i) in spans:
                 content_start, content_end = spans[("a", i)]
             elif messages[i].tool_calls and ("r", i) in spans:  # a calling turn with no text: after its block

@@ -16,6 +16,7 @@ and checks the verdicts: wherever tp's rule reached Math-Verify they must be ide
 plain loop's; elsewhere a documented addition decided (text rule, letters, grids), and the
 differences are counted by rule. Prints the table, the ratio, the goal (>= 10x) and writes
 bench/data/grade_results.json. The plain loop takes about half a minute: run it once or twice.
+``--hardest N`` instead shows where the grader's time goes (about a minute, one process).
 """
 
 from __future__ import annotations
@@ -85,16 +86,48 @@ def tp_grader(pairs, workers: int | None):
     return verdicts, time.perf_counter() - started
 
 
+def hardest(pairs, shown: int) -> None:
+    """Where the grader's time goes: each distinct pair the text rule leaves to Math-Verify, timed
+    alone in this process (no timeout), and how much of the total the slowest take."""
+    from thinkpack_cli import answers
+    from thinkpack_cli.grading import _key, _math_rule, _math_verify, expression_inputs, quick_verdict
+
+    _math_verify()
+    undecided = [(a, g) for a, g in dict.fromkeys((a, _key(g)) for a, g in pairs) if quick_verdict(a, g) is None]
+    inputs = set()
+    for answer, gold in undecided:
+        region, contained = answers.answer_region(answer)
+        inputs.add(tuple(expression_inputs(region, contained, g) for g in answers.gold_answers(gold)))
+    timed = []
+    for answer, gold in undecided:
+        started = time.perf_counter()
+        verdict = _math_rule(answer, gold)
+        timed.append((time.perf_counter() - started, answer, gold, verdict))
+    timed.sort(key=lambda t: -t[0])
+    total = sum(t[0] for t in timed)
+    print(f"{len(pairs):,} records, {len(undecided):,} distinct pairs left to Math-Verify "
+          f"({len(inputs):,} distinct Math-Verify inputs), {total:.1f} s in one process")
+    for n in (10, 50, 200):
+        print(f"  slowest {n}: {sum(t[0] for t in timed[:n]) / total:.0%} of it")
+    for seconds, answer, gold, verdict in timed[:shown]:
+        print(f"  {seconds:6.2f} s  correct={verdict.correct!s:<5}  gold {str(gold)[:40]!r}  answer …{answer[-50:]!r}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--limit", type=int, default=None, help="only the first N records")
     ap.add_argument("--workers", type=int, default=None, help="grading processes (default: every core)")
+    ap.add_argument("--hardest", type=int, default=None, metavar="N",
+                    help="instead: time each pair left to Math-Verify alone and show the N slowest")
     args = ap.parse_args()
     if not CORPUS.is_file():
         print(f"grade_bench: {CORPUS} not found (../shared is on developer machines only): skipped")
         return 0
     logging.getLogger("math_verify").setLevel(logging.CRITICAL)
     pairs = load(args.limit)
+    if args.hardest is not None:
+        hardest(pairs, args.hardest)
+        return 0
     verdicts, tp_seconds = tp_grader(pairs, args.workers)
     plain, plain_seconds = plain_loop(pairs)
 

@@ -76,6 +76,32 @@ def test_usage_error_from_typer_exits_2():
     assert result.exit_code == 2
 
 
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["parse", "--on-error", "x"], "tp: error: Invalid value for '--on-error': Value error, 'x' is not one of 'fail', 'skip'. (see 'tp parse --help')\n"),
+        (["stats", "--grader", "fuzzy", "-"], "tp: error: Invalid value for '--grader': Value error, 'fuzzy' is not one of 'math', 'exact', 'none'. (see 'tp stats --help')\n"),
+        (["parse", "--bogus"], "tp: error: No such option: --bogus (see 'tp parse --help')\n"),
+        (["nosuch"], "tp: error: No such command 'nosuch'. (see 'tp --help')\n"),
+    ],
+    ids=["bad-choice", "bad-grader", "unknown-option", "unknown-command"],
+)
+def test_click_usage_errors_are_one_line_like_tps_own(args, message):
+    result = subprocess.run([sys.executable, "-m", "thinkpack_cli", *args], capture_output=True, text=True)
+    assert (result.returncode, result.stderr) == (2, message)
+
+
+@pytest.mark.parametrize("command, option, choices", [
+    ("parse", "--input-format", "<jsonl|parquet|arrow>"), ("stats", "--grader", "<math|exact|none>"),
+    ("mask", "--train-turns", "<last|all>"), ("mask", "--overflow", "<truncate|drop>"),
+    ("distill", "--keep", "<correct|first|all>"), ("generate", "--backend", "<vllm|transformers|openai>"),
+])
+def test_an_option_with_fixed_choices_shows_them_in_help(command, option, choices):
+    result = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "200"})
+    line = next(line for line in result.stdout.splitlines() if line.lstrip("│ ").startswith(option + " "))
+    assert choices in line
+
+
 def test_broken_pipe_is_quiet(tmp_path):
     path = tmp_path / "in.jsonl"
     path.write_text("".join(json.dumps({"response": "x" * 1000}) + "\n" for _ in range(20000)))

@@ -316,8 +316,8 @@ def test_cli_mask_show_marks_trained_tokens(tp, tmp_path):
     [
         (["--mask", "thoughts"], "--mask takes prompt, think, answer"),
         (["--template-kwargs", "{oops"], "--template-kwargs is not valid JSON"),
-        (["--train-turns", "some"], "--train-turns must be last or all"),
-        (["--overflow", "wrap"], "--overflow must be one of truncate, drop"),
+        (["--train-turns", "some"], "Invalid value for '--train-turns': Value error, 'some' is not one of 'last', 'all'."),
+        (["--overflow", "wrap"], "Invalid value for '--overflow'"),
     ],
 )
 def test_cli_mask_bad_options_exit_2(tp, tmp_path, args, message):

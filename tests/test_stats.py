@@ -216,7 +216,7 @@ def test_gate_on_unmeasured_metric_is_missed(tmp_path):
      (["--fail-if", "valid_rate is low"], "cannot read gate"),
      (["--k", "a,b"], "--k takes comma-separated integers"),
      (["--json", "--csv"], "choose one of --json, --markdown, --csv"),
-     (["--grader", "fuzzy"], "--grader must be one of")],
+     (["--grader", "fuzzy"], "Invalid value for '--grader'")],
     ids=["unknown-metric", "bad-gate", "bad-k", "two-formats", "bad-grader"],
 )
 def test_usage_errors_exit_2(tmp_path, args, message):

@@ -12,17 +12,53 @@ import sys
 from typing import Annotated, Literal, Optional
 
 import typer
+from typer.core import TyperGroup
+from typer.exceptions import TyperException
 
-from . import __version__
-from . import cli_distill, cli_generate, cli_report, cli_training
+from . import __version__, cli_distill, cli_generate, cli_report, cli_training
 from .errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_USAGE, OutputError, TpError
 from .options import (
-    CloseTag, Field, Format, InputFormat, Inputs, OnError, OpenTag, Output, Prefixed, PromptField, Preset, Quiet,
-    SkippedFile, Tokenizer, Workers,
+    CloseTag,
+    Field,
+    Format,
+    Grader,
+    InputFormat,
+    Inputs,
+    OnError,
+    OpenTag,
+    Output,
+    Prefixed,
+    Preset,
+    PromptField,
+    Quiet,
+    SkippedFile,
+    Tokenizer,
+    Workers,
 )
+
+
+class _OneLineErrors(TyperGroup):
+    """Click's own usage errors (an unknown option, a value not among the choices) as one line on
+    stderr and exit 2, like tp's, instead of a box with the usage; in the CLI and under CliRunner alike."""
+
+    def main(self, *args, standalone_mode: bool = True, **kwargs):
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except TyperException as e:
+            context = getattr(e, "ctx", None)
+            if type(e).__name__ == "NoArgsIsHelpError":  # `tp` alone: its help, as a usage error
+                context.get_help()
+            else:
+                _say_error(e.format_message() + (f" (see '{context.command_path} --help')" if context else ""))
+            sys.exit(getattr(e, "exit_code", EXIT_USAGE))
+        sys.exit(code if isinstance(code, int) else 0)
+
 
 app = typer.Typer(
     name="tp",
+    cls=_OneLineErrors,
     help="Work with reasoning blocks (<think>…</think> and its cousins) in training and evaluation data.",
     no_args_is_help=True,
     add_completion=True,  # tp --install-completion (bash, zsh, fish, PowerShell)
@@ -76,6 +112,11 @@ def _drop_stdout() -> None:
 
 
 def _fail(message: str, code: int, label: str = "error"):
+    _say_error(message, label)
+    raise typer.Exit(code)
+
+
+def _say_error(message: str, label: str = "error") -> None:
     from . import console
 
     try:
@@ -83,7 +124,6 @@ def _fail(message: str, code: int, label: str = "error"):
             console.stderr().print(f"tp: {label}: {console.printable(line)}", markup=False, highlight=False, style="red")
     except OSError:
         pass  # stderr itself is gone: the exit code still tells
-    raise typer.Exit(code)
 
 
 def _version(value: bool):
@@ -170,7 +210,7 @@ def stats(
     gold_file: Annotated[Optional[str], typer.Option("--gold-file", help="Gold answers in another file (JSONL or Parquet), joined by --id; the gold field is --gold or the first of gold, reference, answer, expected_answer.")] = None,
     id_field: Annotated[Optional[str], typer.Option("--id", help="Records sharing this field are samples of one prompt (for pass@k).")] = None,
     k: Annotated[Optional[str], typer.Option("--k", help="pass@k and maj@k for these k (comma-separated), over prompts with at least k samples.")] = None,
-    grader: Annotated[str, typer.Option("--grader", help="math (Math-Verify), exact (string equality) or none (no grading).")] = "math",
+    grader: Grader = "math",
     grade_timeout: Annotated[float, typer.Option("--grade-timeout", min=0.01, help="Seconds per answer before it counts as wrong.")] = 5.0,
     fail_if: Annotated[Optional[list[str]], typer.Option("--fail-if", help="Exit 1 when this holds for any row, e.g. 'valid_rate < 0.95' or 'delta.accuracy < -0.02'. Repeatable.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON: an object, or a list of objects with --by or several inputs.")] = False,
@@ -197,8 +237,7 @@ def stats(
 
     Reads parsed records (from tp parse) or raw outputs, parsed on the fly with the same options as tp parse. Several inputs give one column each and their change against the first.
     """
-    from . import confidence, gates, joins, paper_table, presets, report, step_summary, tables
-    from . import console
+    from . import confidence, console, gates, joins, paper_table, presets, report, step_summary, tables
     from . import stats as stats_lib
     from .errors import GateFailed, UsageError
 

@@ -6,7 +6,7 @@ grader are imported inside the command.
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated, Literal, Optional
 
 import typer
 
@@ -30,7 +30,7 @@ def distill(
     model: Annotated[str, typer.Option("--model", help="The teacher model's name on that server.", show_default=False)] = ...,
     mode: Annotated[str, typer.Option("--mode", help="construct: reasoning toward the record's known answer; solve: the teacher answers alone, graded against the gold answer; feedback: feedback on the record's 'attempt' and a guided solution.")] = "construct",
     n: Annotated[int, typer.Option("--n", "-n", min=1, help="Samples per record, at most: solve keeps them as --keep says; construct and feedback stop at the first usable one.")] = 1,
-    keep: Annotated[str, typer.Option("--keep", help="solve: correct (every correct sample), first (stop at the first correct one) or all (every sample, with 'correct' true or false).")] = "correct",
+    keep: Annotated[Literal["correct", "first", "all"], typer.Option("--keep", help="solve: correct (every correct sample), first (stop at the first correct one) or all (every sample, with 'correct' true or false).")] = "correct",
     concurrency: Annotated[int, typer.Option("--concurrency", "-c", min=1, help="Requests in flight at once.")] = 32,
     max_retries: Annotated[int, typer.Option("--max-retries", min=0, help="Retries of a request after a 429, a 5xx, a timeout or a dropped connection.")] = 6,
     timeout: Annotated[float, typer.Option("--timeout", min=0.001, help="Seconds a request may take in all.")] = 120.0,
@@ -42,7 +42,7 @@ def distill(
     id_field: Annotated[Optional[str], typer.Option("--id", help="Field that identifies a record across runs (default: a hash of the whole record).")] = None,
     question_field: Annotated[Optional[str], typer.Option("--question-field", help="Question field (default: first of question, problem, instruction, prompt).")] = None,
     gold: Annotated[Optional[str], typer.Option("--gold", help="Known-answer field (default: first of gold, reference, answer, response, output, less the fields the mode writes).")] = None,
-    grader: Annotated[str, typer.Option("--grader", help="solve: math (Math-Verify) or exact (string equality), as tp stats grades.")] = "math",
+    grader: Annotated[Literal["math", "exact"], typer.Option("--grader", help="solve: math (Math-Verify) or exact (string equality), as tp stats grades.")] = "math",
     errors: Annotated[Optional[str], typer.Option("--errors", help="Where rejected and failed records go, with the reason (default: OUTPUT's name with .errors.jsonl).")] = None,
     retry_rejected: Annotated[bool, typer.Option("--retry-rejected", help="Ask again for records an earlier run rejected (default: skip them, as they were paid for).")] = False,
     api_key_env: Annotated[Optional[str], typer.Option("--api-key-env", help="Environment variable holding the API key (default: OPENAI_API_KEY, if set).")] = None,

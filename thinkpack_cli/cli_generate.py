@@ -6,7 +6,7 @@ are imported inside the command, by the backend it names.
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated, Literal, Optional
 
 import typer
 
@@ -29,7 +29,7 @@ def generate(
     model: Annotated[str, typer.Option("--model", "-m", help="Model folder or hub name (openai: the base model's name on the server).", show_default=False)] = ...,
     adapter: Annotated[Optional[str], typer.Option("--adapter", help="LoRA adapter folder (openai: its name on the server); used in both phases unless --hybrid.")] = None,
     hybrid: Annotated[bool, typer.Option("--hybrid", help="The base model writes the reasoning, the adapter the answer.")] = False,
-    backend: Annotated[Optional[str], typer.Option("--backend", help="vllm, transformers or openai (default: vllm when installed, else transformers).")] = None,
+    backend: Annotated[Optional[Literal["vllm", "transformers", "openai"]], typer.Option("--backend", help="vllm, transformers or openai (default: vllm when installed, else transformers).")] = None,
     base_url: Annotated[Optional[str], typer.Option("--base-url", help="openai: the server's API, e.g. http://localhost:8000/v1 (API key: $OPENAI_API_KEY, if set).")] = None,
     tokenizer: Annotated[Optional[str], typer.Option("--tokenizer", "-t", help="Tokenizer that builds prompts for records without one (default: the model's; openai: needed for such records).")] = None,
     gguf_file: Annotated[Optional[str], typer.Option("--gguf-file", help="transformers: a GGUF file inside --model to load (de-quantised).")] = None,

@@ -10,7 +10,7 @@ from typing import Annotated, Literal, Optional
 import typer
 
 from .options import (
-    CloseTag, Field, Format, InputFormat, Inputs, OnError, OpenTag, Prefixed, Preset, PromptField, Quiet, Tokenizer,
+    CloseTag, Field, Format, Grader, InputFormat, Inputs, OnError, OpenTag, Prefixed, Preset, PromptField, Quiet, Tokenizer,
     Workers,
 )
 
@@ -22,7 +22,6 @@ REPORT_EPILOG = """[b]Examples[/b]
 
 Gold = Annotated[Optional[str], typer.Option("--gold", help="Gold-answer field or path (default: gold or reference, when present).")]
 Id = Annotated[Optional[str], typer.Option("--id", help="Field identifying a prompt across runs and samples (pairs runs; without it, line numbers do).")]
-Grader = Annotated[str, typer.Option("--grader", help="math (Math-Verify), exact (string equality) or none.")]
 
 
 def report(

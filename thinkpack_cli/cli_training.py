@@ -6,7 +6,7 @@ imported inside the commands.
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated, Literal, Optional
 
 import typer
 
@@ -40,9 +40,9 @@ def mask(
     output: Output = None,
     tokenizer: TrainingTokenizer = ...,
     mask_parts: Annotated[str, typer.Option("--mask", help="What to keep out of the loss: prompt, think, answer (or response), comma-separated; none trains every token.")] = "prompt,think",
-    train_turns: Annotated[str, typer.Option("--train-turns", help="Which assistant turns to train: last, or all.")] = "last",
+    train_turns: Annotated[Literal["last", "all"], typer.Option("--train-turns", help="Which assistant turns to train: last, or all.")] = "last",
     max_length: Annotated[Optional[int], typer.Option("--max-length", min=1, help="Longest record in tokens; see --overflow.")] = None,
-    overflow: Annotated[str, typer.Option("--overflow", help="A record over --max-length: truncate, or drop. Counted in the summary.")] = "truncate",
+    overflow: Annotated[Literal["truncate", "drop"], typer.Option("--overflow", help="A record over --max-length: truncate, or drop. Counted in the summary.")] = "truncate",
     empty_think: Annotated[bool, typer.Option("--empty-think/--no-empty-think", help="Give trained turns without reasoning an empty, masked think block when masking think, as at inference.")] = True,
     ignore_index: Annotated[int, typer.Option("--ignore-index", help="Label of tokens kept out of the loss.")] = -100,
     show: Annotated[int, typer.Option("--show", min=0, help="Show the first N records on stderr with their trained tokens marked.")] = 0,
@@ -65,10 +65,7 @@ def mask(
     """
     from . import console
     from . import mask as masking
-    from .errors import UsageError
 
-    if train_turns not in ("last", "all"):
-        raise UsageError("--train-turns must be last or all")
     template = _template(tokenizer, template_kwargs, think_tags)
     options = masking.MaskOptions(
         mask=masking.parse_mask(mask_parts), train_all=train_turns == "all", max_length=max_length,

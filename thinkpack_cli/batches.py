@@ -76,7 +76,7 @@ def _template(options: dict):
 
 
 def _masker(options: dict):
-    from .mask import MaskOptions, Masker, parse_mask
+    from .mask import Masker, MaskOptions, parse_mask
 
     template = _template(options)
     if isinstance(options.get("mask"), str):
@@ -86,7 +86,7 @@ def _masker(options: dict):
 
 
 def _steerer(options: dict):
-    from .steer import SteerOptions, Steerer
+    from .steer import Steerer, SteerOptions
 
     return Steerer(_template(options), SteerOptions(**options))
 

@@ -20,6 +20,7 @@ from typing import Any, Iterator
 
 from . import paths
 from .errors import RecordError, UsageError
+from .fields import GOLD_FIELDS
 from .parse import Parser, is_parsed
 
 _COMPARE = {ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
@@ -122,7 +123,7 @@ def samples(source: str, records: Iterator[tuple[int, dict]], parser: Parser, go
 
 
 def _gold(record: dict, path: str | None) -> Any:
-    for name in (path,) if path else ("gold", "reference"):
+    for name in (path,) if path else GOLD_FIELDS:
         value = paths.get(record, name)
         if value is not None and value != "":
             return value

@@ -10,7 +10,19 @@ from typing import Annotated, Literal, Optional
 import typer
 
 from .options import (
-    CloseTag, Field, Format, Grader, InputFormat, Inputs, OnError, OpenTag, Prefixed, Preset, PromptField, Quiet, Tokenizer,
+    CloseTag,
+    Field,
+    Format,
+    Grader,
+    InputFormat,
+    Inputs,
+    OnError,
+    OpenTag,
+    Prefixed,
+    Preset,
+    PromptField,
+    Quiet,
+    Tokenizer,
     Workers,
 )
 
@@ -87,13 +99,13 @@ def report(
 HEAD_EPILOG = """[b]Examples[/b]
 
   tp head outputs.jsonl --status truncated
-  tp head parsed.jsonl --wrong --where 'model == "qwen3-8b"' -n 3
+  tp head parsed.jsonl --wrong --where 'model == "Qwen2.5-3B-Instruct"' -n 3
   tp head details.parquet --preset lighteval --wrong --max-chars 0 | less -R
 """
 SAMPLE_EPILOG = """[b]Examples[/b]
 
   tp sample outputs.jsonl -n 5 --seed 1
-  tp sample runs/*.jsonl --status missing --where 'benchmark in ["aime24", "aime25"]' --json
+  tp sample outputs.jsonl --status missing --where 'dataset in ["dice", "sokoban"]' --json
 """
 
 Count = Annotated[int, typer.Option("-n", "--count", min=1, help="How many samples to show.")]

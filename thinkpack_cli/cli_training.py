@@ -11,9 +11,19 @@ from typing import Annotated, Literal, Optional
 import typer
 
 from .options import (
-    InputFormat, Inputs, InstructionField, OnError, Output, Quiet, ReasoningField, ResponseField, SkippedFile,
+    InputFormat,
+    Inputs,
+    InstructionField,
+    OnError,
+    Output,
+    Quiet,
+    ReasoningField,
+    ResponseField,
+    SkippedFile,
     TemplateKwargs,
-    TrainingTokenizer, Workers, parse_template_kwargs,
+    TrainingTokenizer,
+    Workers,
+    parse_template_kwargs,
 )
 
 MASK_EPILOG = """[b]Examples[/b]

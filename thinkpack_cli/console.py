@@ -73,8 +73,15 @@ def progress(description: str, total: float | None, unit: str = "bytes"):
         yield _NoProgress()
         return
     from rich.progress import (
-        BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TaskProgressColumn,
-        TextColumn, TimeElapsedColumn, TimeRemainingColumn, TransferSpeedColumn,
+        BarColumn,
+        DownloadColumn,
+        MofNCompleteColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
     )
 
     counter = [DownloadColumn(), TransferSpeedColumn()] if unit == "bytes" else [MofNCompleteColumn()]

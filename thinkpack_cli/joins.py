@@ -10,8 +10,7 @@ from typing import Any
 
 from . import paths
 from .errors import InputError, UsageError
-
-GOLD_FILE_FIELDS = ("gold", "reference", "answer", "expected_answer")
+from .fields import GOLD_FILE_FIELDS
 
 
 def load_gold(path: str, id_path: str | None, gold_path: str | None = None, input_format: str | None = None) -> dict:

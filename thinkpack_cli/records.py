@@ -25,12 +25,10 @@ import re
 from dataclasses import dataclass, field
 
 from .errors import RecordError
+from .fields import INSTRUCTION_FIELDS, REASONING_FIELDS, RESPONSE_FIELDS
 from .formats import EMPTY, FORMATS, TRUNCATED, VALID, AutoFormat
 from .formats.base import code_spans, first_outside
 
-INSTRUCTION_FIELDS = ("instruction", "prompt", "question")
-RESPONSE_FIELDS = ("response", "output", "completion", "answer")
-REASONING_FIELDS = ("reasoning", "reasoning_content", "thinking")
 ROLES = ("system", "user", "assistant", "tool")
 _TEXT_PARTS = ("text", "input_text", "output_text")
 _REASONING_PARTS = ("reasoning", "thinking")

@@ -6,12 +6,9 @@ from dataclasses import dataclass
 
 from ..errors import UsageError
 from ..grading import GRADERS
-from ..records import INSTRUCTION_FIELDS
 
 MODES = ("construct", "solve", "feedback")
 KEEP = ("first", "correct", "all")
-QUESTION_FIELDS = ("question", "problem", *(f for f in INSTRUCTION_FIELDS if f != "question"))
-GOLD_FIELDS = ("gold", "reference", "answer", "response", "output")
 # The fields each mode adds to a record; a record's gold answer is never read from one of them.
 WRITES = {
     "construct": ("reasoning",),

@@ -9,7 +9,8 @@ from typing import Any
 import orjson
 
 from ..errors import RecordError, UsageError
-from .options import GOLD_FIELDS, QUESTION_FIELDS, WRITES, DistillOptions
+from ..fields import DATASET_GOLD_FIELDS, QUESTION_FIELDS
+from .options import WRITES, DistillOptions
 
 
 class Prompter:
@@ -41,7 +42,7 @@ class Prompter:
         self.options = options
         self._error = jinja2.TemplateError
         self.gold_fields = (options.gold_field,) if options.gold_field else tuple(
-            f for f in GOLD_FIELDS if f not in WRITES[options.mode])
+            f for f in DATASET_GOLD_FIELDS if f not in WRITES[options.mode])
 
     def __call__(self, record: dict) -> tuple[str, Any]:
         """The prompt for ``record`` and its gold answer (None when neither needs one)."""

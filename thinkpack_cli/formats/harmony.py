@@ -49,7 +49,7 @@ class HarmonyFormat(TagFormat):
                 return Split(stripped(text), "", TRUNCATED, self.name, None)
             return Split(None, stripped(text), MISSING)
         reasoning, answer, tag = [], None, None
-        pos, open_end = 0, None
+        pos = 0
         first = _MESSAGE.search(text)
         if prefixed or (prefixed is None and (end := _END.search(text)) and (first is None or end.start() < first.start())):
             # The prompt opened the analysis message: the text starts inside its body.

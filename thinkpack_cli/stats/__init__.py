@@ -16,13 +16,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..fields import GOLD_FIELDS
+from ..parse import Parser
 from .columns import Column, Judged, check_fields, collect, has_tokens, judge, rows, samples, write_samples
 from .metrics import majority_at_k, metric_names, metrics, pass_at_k
 from .options import FAILED, NO_GRADING, StatsOptions, check_options
-from .tally import Sample, StatsJob, Tally, group_key
-from .tally import _hashable  # noqa: F401  (joins keys its gold table as tallies key prompts)
-from ..fields import GOLD_FIELDS
-from ..parse import Parser
+from .tally import (
+    Sample,
+    StatsJob,
+    Tally,
+    _hashable,  # noqa: F401  (joins keys its gold table as tallies key prompts)
+    group_key,
+)
 
 
 @dataclass

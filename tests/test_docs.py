@@ -4,11 +4,12 @@
   ``--help``, runs with bash (``set -o pipefail``) in a fresh copy of the example world
   (``docs_world.py``: the files and models the examples name), with the ``tp`` of this Python on
   PATH. It must exit 0; each stage of a pipe must hand the next one something to read; each file it
-  writes (``-o``, ``>``) must be written and not empty; ``export`` lines set the environment of the
-  commands after them in their block. Where the README shows output under a command, the output
-  must match it: stdout (or stderr and stdout, either order, since a terminal shows both), line by
-  line, trailing spaces ignored, the copy's path written as ``.``, and ``…`` (or ``...``) matching
-  any text within a line, or any lines when it stands alone.
+  writes (``-o``, ``>``) must be written and not empty, and one that writes no file must print
+  something; ``export`` lines set the environment of the commands after them in their block.
+  Where the README shows output under a command, the output must match it: stdout (or stderr and
+  stdout, either order, since a terminal shows both), line by line, trailing spaces ignored, the
+  copy's path written as ``.``, and ``…`` (or ``...``) matching any text within a line, or any
+  lines when it stands alone.
 - Every ``--base-url`` is pointed at a loopback server (``tp generate``'s at a completions server
   for the scripted model, every other's at the teacher); ``make X`` runs the Makefile's target in
   this checkout without rebuilding its environment (its stamps ``.venv/.base`` and
@@ -113,7 +114,7 @@ class Run:
 
 _MAKE_SKIPS = {
     "test": "runs this test suite itself",
-    "bench": "the benchmark takes minutes and builds its own environment (run make bench)",
+    "bench": "needs the network (pip installs the peers it measures into .venv-bench) and takes minutes",
     "install": "builds the environment the tests run in",
     "clean": "deletes the environment the tests run in",
 }
@@ -185,6 +186,12 @@ def _written(command: str, env: dict[str, str]) -> list[str]:
         targets += [words[i + 1] for i, w in enumerate(words[:-1]) if w in (">", ">>")]
         targets += [w.lstrip(">") for w in words if re.fullmatch(r">>?[^>&].*", w)]
     return [re.sub(r"\$\{?(\w+)\}?", lambda m: env.get(m[1], m[0]), t) for t in targets]
+
+
+def _prints(command: str) -> bool:
+    """Whether the command's output goes to the terminal: its last stage writes no file."""
+    last = rb.pipeline(command)[-1]
+    return bool(rb.words(last)) and not _written(last, {}) and _assignment(last) is None
 
 
 class Runner:
@@ -284,6 +291,8 @@ def check(example: Example, run: Run) -> None:
     assert run.rc == 0, f"exit {run.rc}\n{said}"
     assert not run.empty_pipes, f"nothing went through the pipe {run.empty_pipes[0]}\n{said}"
     assert not run.unwritten, f"{run.unwritten} not written (or empty)\n{said}"
+    if not example.output and _prints(example.command):
+        assert run.stdout.strip(), f"printed nothing (an example whose output goes to the terminal shows something)\n{said}"
     if example.output:
         candidates = [run.stdout, run.stderr + run.stdout, run.stdout + run.stderr]
         assert any(rb.output_matches(list(example.output), _shown(c, run.folder)) for c in candidates), (
@@ -450,11 +459,13 @@ def test_snippet_values_are_checked_against_their_comments(tmp_path, monkeypatch
 
 def test_a_broken_example_turns_red(runner):
     """Proves the checks can fail: an unknown option, an empty pipe (the bug the generate example
-    had: `-o` leaves stdout empty), a missing output file and output the README does not show."""
+    had: `-o` leaves stdout empty), a missing output file, a command that prints nothing (a filter
+    no record passes) and output the README does not show."""
     cases = {
         "tp parse outputs.jsonl --no-such-option": "exit 2",
         "tp parse outputs.jsonl -o parsed.jsonl | tp stats -": "nothing went through the pipe",
         "tp parse outputs.jsonl -q > parsed.jsonl; rm parsed.jsonl": "not written",
+        "tp sample outputs.jsonl --where 'model == \"no such model\"'": "printed nothing",
     }
     for command, message in cases.items():
         with pytest.raises(AssertionError, match=message):

@@ -10,7 +10,19 @@ from typing import Annotated, Literal, Optional
 import typer
 
 from .options import (
-    CloseTag, Field, Format, Grader, InputFormat, Inputs, OnError, OpenTag, Prefixed, Preset, PromptField, Quiet, Tokenizer,
+    CloseTag,
+    Field,
+    Format,
+    Grader,
+    InputFormat,
+    Inputs,
+    OnError,
+    OpenTag,
+    Prefixed,
+    Preset,
+    PromptField,
+    Quiet,
+    Tokenizer,
     Workers,
 )
 

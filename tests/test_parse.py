@@ -301,7 +301,9 @@ TEXTS = [
 @pytest.mark.parametrize("name", ["deepseek-r1-distill-qwen", "qwen3", "gpt-oss", "magistral-small-2509", "gemma-3"])
 def test_token_counts_match_the_tokenizer(tokenizers_dir, name):
     parser = parser_for(str(tokenizers_dir / name))
-    encode = lambda text: None if text is None else len(parser.tokenizer.encode(text, add_special_tokens=False))
+    def encode(text):
+        return None if text is None else len(parser.tokenizer.encode(text, add_special_tokens=False))
+
     for record in parser(copy.deepcopy(TEXTS)):
         for key, source in (("reasoning_tokens", "reasoning"), ("answer_tokens", "answer")):
             value = record[source]

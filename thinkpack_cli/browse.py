@@ -113,7 +113,7 @@ def samples(source: str, records: Iterator[tuple[int, dict]], parser: Parser, go
         several = isinstance(record.get("status"), list)
         count = len(record["status"]) if several else 1
         for i in range(count):
-            def nth(value):
+            def nth(value, i=i, several=several):
                 return value[i] if several and isinstance(value, list) else value
 
             shown = Shown(source, line, i if several else None, record, nth(record["status"]), nth(record.get("reasoning")),

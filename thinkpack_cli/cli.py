@@ -86,7 +86,7 @@ def command(name: str, epilog: str):
             except BrokenPipeError:
                 # The reader went away (`tp parse … | head`): stop quietly.
                 _drop_stdout()
-                raise typer.Exit(0)
+                raise typer.Exit(0) from None
             except (typer.Exit, typer.Abort):
                 raise
             except OSError as e:  # the machine, not tp: a full disk, a read-only folder, a closed stream

@@ -200,7 +200,7 @@ def _accuracy_by_length(runs: list[Run]) -> str:
     table = "".join(f"<tr><td>{escape(name)}</td>{''.join(f'<td>{n:,}</td>' for n in total)}</tr>" for name, total in counts)
     return ('<section id="length"><h2>Accuracy by reasoning length (characters)</h2>'
             + svg.line_chart("accuracy by reasoning length", _labels(edges), series)
-            + f"<table><thead><tr><th>samples per bin</th>{''.join(f'<th>{escape(l)}</th>' for l in _labels(edges))}"
+            + f"<table><thead><tr><th>samples per bin</th>{''.join(f'<th>{escape(label)}</th>' for label in _labels(edges))}"
             f"</tr></thead><tbody>{table}</tbody></table></section>")
 
 

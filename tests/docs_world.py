@@ -307,7 +307,10 @@ class World:
 
     def prepare(self, text: str) -> str | None:
         """Builds what ``text`` needs; why it cannot run here, or None."""
-        for name in self.referenced(text):
+        needed = self.referenced(text)
+        if re.search(r"tp generate\b[^|]*--base-url", text):
+            needed.append(ADAPTER)  # its completions server serves the model and the adapter
+        for name in needed:
             if name in self.lazy:
                 why = self._build(name)
                 if why:

@@ -1,7 +1,7 @@
 """tp mask on every real family in ../shared/tokenizers: the trained text, decoded, equals the text
 written out here by hand from each template's behaviour (MANIFEST.md and the templates
 themselves), for every --mask combination, single and multi-turn, with and without reasoning,
-last or all turns trained. Tool calls and no-think mode are in test_tool_turns.py.
+last or all turns trained, and in no-think mode (the template's own switch off). Tool calls are in test_tool_turns.py.
 
 Each folder's tokenizer loads once per session; the tests skip without ../shared.
 """
@@ -12,8 +12,7 @@ import functools
 from pathlib import Path
 
 import pytest
-from labels import A, A1, MASKS, R, R1, multi, single
-from labels import check_audit, decode, expected_token_runs, trained_runs
+from labels import A1, MASKS, R1, A, R, check_audit, expected_token_runs, multi, single, trained_runs
 
 from thinkpack_cli import tokenizer as tokenizers
 from thinkpack_cli.mask import Masker, MaskOptions, parse_mask
@@ -132,4 +131,62 @@ def test_every_mask_trains_exactly_the_expected_text(tokenizers_dir, family, sha
                 parts = turn(family, reasoning if with_reasoning else None, answer, last, trained, with_reasoning,
                              "think" in options.mask)
                 segments += [(p, s) for p, s in parts if trained or p == "think"]
+            assert trained_runs(tok, out) == expected_token_runs(tok, out, segments, options.mask), where
+
+
+# No-think mode: the template's own switch turned off with --template-kwargs, records without
+# reasoning. family: (kwargs, a trained turn's segments, an untrained history turn's), given the
+# answer and the end of turn. The generation prompt's closed block is "given": the model is given
+# it at inference, so it trains only when neither prompt nor think is masked.
+def _no_think(given: str, after: str = "", history_block: str | None = None):
+    """The segments of a trained turn (``last``, or a history turn: one the template writes no
+    block in, unless it has ``history_block``) and of an untrained history turn."""
+    def trained(answer: str, eos: str, last: bool = True) -> list[tuple[str, str]]:
+        if not last and history_block is None:
+            return [("answer", f"{answer}{eos}")]
+        # What the generation prompt holds after the block is prompt: it trains with the prompt.
+        return [("given", given), *([("prompt", after)] if after else []), ("answer", f"{answer}{eos}")]
+
+    def untrained(answer: str) -> list[tuple[str, str]]:
+        return [("think", history_block)] if history_block else []
+
+    return trained, untrained
+
+
+NO_THINK = {
+    "deepseek-v3.1": ({"thinking": False}, *_no_think("</think>", history_block="</think>")),
+    "gemma-4": ({"enable_thinking": False}, *_no_think("<|channel>thought\n<channel|>")),
+    "qwen3": ({"enable_thinking": False}, *_no_think("<think>\n\n</think>", "\n\n")),
+    "qwen3.6": ({"enable_thinking": False}, *_no_think("<think>\n\n</think>", "\n\n")),
+    "smollm3": ({"enable_thinking": False}, *_no_think("<think>\n\n</think>", "\n", "<think>\n\n</think>")),
+    "granite-3.3": ({"thinking": False}, lambda answer, eos, last=True: [("answer", f"{answer}{eos}")],
+                    lambda answer: []),
+}
+
+
+def test_no_think_covers_every_family_with_a_switch(tokenizers_dir):
+    switched = {f for f in FAMILIES if template(tokenizers_dir, f).switch is not None}
+    assert switched == set(NO_THINK)
+    for family, (kwargs, _, _) in NO_THINK.items():
+        assert template(tokenizers_dir, family).switch[0] == next(iter(kwargs))
+
+
+@pytest.mark.parametrize("family", sorted(NO_THINK))
+@pytest.mark.parametrize("shape", ["single", "multi"])
+def test_no_think_mode_trains_exactly_the_expected_text(tokenizers_dir, family, shape):
+    kwargs, trained_turn, untrained_turn = NO_THINK[family]
+    tok = load(str(tokenizers_dir / family))
+    t = detect(tok, kwargs)
+    record = (single if shape == "single" else multi)(False)
+    for mask in MASKS:
+        for train_all in (False, True):
+            options = MaskOptions(mask=parse_mask(mask), train_all=train_all)
+            out = Masker(t, options)([dict(record)])[0]
+            where = f"{family} {shape} no-think --mask {mask} train_all={train_all}"
+            assert isinstance(out, dict), f"{where}: {out}"
+            check_audit(out)
+            segments = []
+            if shape == "multi":
+                segments += trained_turn(A1, EOS[family], last=False) if train_all else untrained_turn(A1)
+            segments += trained_turn(A, EOS[family])
             assert trained_runs(tok, out) == expected_token_runs(tok, out, segments, options.mask), where

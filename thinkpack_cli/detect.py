@@ -191,12 +191,12 @@ def _drops(t: Template) -> str:
 
 def _empty_block(t: Template, own: str | None) -> tuple[str, bool]:
     """The family's closed empty block, and whether it is the template's own: in its generation
-    prompt with thinking off (Qwen3, Gemma-4), else the one it writes itself (Kimi), else its
-    delimiters around nothing."""
-    if t.switch is not None and t.switch[0] not in t.kwargs:
-        given = _suffix(t, False)[len(t.header):]
-        if t.format.close_re.search(given) and not prompt_opens_reasoning(given):
-            return given, True
+    prompt with thinking off (Qwen3, Gemma-4; the user's kwargs may have turned it off), else the
+    one it writes itself (Kimi), else its delimiters around nothing."""
+    prompt = _suffix(t, False) if t.switch is not None else t.generation_prompt
+    given = prompt[len(t.header):] if prompt.startswith(t.header) else ""
+    if t.format.close_re.search(given) and not prompt_opens_reasoning(given):
+        return given, True
     if own is not None and t.format.close_re.search(own):
         return own, True
     return t.delimiters.block(""), False

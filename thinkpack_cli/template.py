@@ -271,11 +271,15 @@ class Template:
             block = self._block(text, lo, start, content_start, spans.get(("r", i)))
             if block is not None:
                 think.append(block)
-            if i in trained and given and block is not None and text.startswith(given, start):
+            held = i in trained and given and block is not None and text.startswith(given, start)
+            if held:
                 given_spans.append((start, start + len(given)))  # the model is given this at inference
             if i not in trained:
                 continue
-            begin, calls = max(block[1] if block is not None else start, start), bool(messages[i].tool_calls)
+            # The answer begins after the block, and after what the generation prompt holds beyond it
+            # (Qwen3's "\n\n" after an empty block with thinking off: prompt, as at inference).
+            begin = max(block[1] if block is not None else start, start, start + len(given) if held else 0)
+            calls = bool(messages[i].tool_calls)
             end = self.tool_form.end if calls else None
             split = text.find(end, begin, content_start) if end and self.tool_form.beside == "before" else -1
             if split >= 0:  # calls before the text (Gemma-4), the tool results between them prompt

@@ -1,16 +1,15 @@
-"""``tp generate``: options wired to ``generate.Generator``, nothing more.
-
-cli.py registers ``generate`` with its ``command()`` decorator. torch, vLLM and the engine
-are imported inside the command, by the backend it names.
-"""
+"""``tp generate``: options wired to ``generate.Generator``, nothing more. torch, vLLM and the engine
+are imported inside the command, by the backend it names."""
 
 from __future__ import annotations
 
+import os
 from typing import Annotated, Literal, Optional
 
 import typer
 
-from .options import InputFormat, Inputs, OnError, Output, Quiet, SkippedFile, TemplateKwargs
+from .app import command
+from .options import InputFormat, Inputs, OnError, Output, Quiet, SkippedFile, TemplateKwargs, load_template
 
 GENERATE_EPILOG = """[b]Examples[/b]
 
@@ -23,6 +22,7 @@ A hybrid run: the base model writes the reasoning, the adapter the answer (vLLM 
 """
 
 
+@command("generate", epilog=GENERATE_EPILOG)
 def generate(
     inputs: Inputs = None,
     output: Output = None,
@@ -63,11 +63,10 @@ def generate(
 
     Adds raw (all the model wrote), reasoning, answer and status (as tp parse splits raw), think_tokens, answer_tokens, think_finish (closed, budget, ended, truncated, context), answer_finish and waits. Records without a prompt field get one from their messages, as tp steer builds it.
     """
-    import os
 
-    from . import backends, streams
-    from .errors import UsageError
-    from .generate import GenerateOptions, Generator
+    from .. import backends, streams
+    from ..errors import UsageError
+    from ..generate import GenerateOptions, Generator
 
     name = backend or backends.default_backend()
     if hybrid and adapter is None:
@@ -99,14 +98,13 @@ def generate(
 def _prompter(tokenizer: str | None, loaded, steer: str | None, template_kwargs: str | None):
     """A Steerer for records without a prompt: opens the family's block (so the reasoning phase
     starts inside it) where the template has one."""
-    from .cli_training import _template
-    from .steer import Steerer, SteerOptions
-    from .template import detect
+    from ..steer import Steerer, SteerOptions
+    from ..template import detect
 
     if tokenizer is not None:
-        template = _template(tokenizer, template_kwargs)
+        template = load_template(tokenizer, template_kwargs)
     elif loaded is not None and getattr(loaded, "chat_template", None):
-        from .options import parse_template_kwargs
+        from ..options import parse_template_kwargs
 
         template = detect(loaded, parse_template_kwargs(template_kwargs))
     else:

@@ -1,8 +1,4 @@
-"""``tp mask`` and ``tp steer``: options wired to ``mask`` and ``steer``, nothing more.
-
-cli.py registers these functions with its ``command()`` decorator. Heavy libraries are
-imported inside the commands.
-"""
+"""``tp mask``: options wired to ``mask.Masker``, nothing more; ``--show`` prints what trains."""
 
 from __future__ import annotations
 
@@ -10,6 +6,7 @@ from typing import Annotated, Literal, Optional
 
 import typer
 
+from .app import command
 from .options import (
     InputFormat,
     Inputs,
@@ -21,9 +18,11 @@ from .options import (
     ResponseField,
     SkippedFile,
     TemplateKwargs,
+    ThinkTags,
     TrainingTokenizer,
     Workers,
-    parse_template_kwargs,
+    load_template,
+    record_fields,
 )
 
 MASK_EPILOG = """[b]Examples[/b]
@@ -35,16 +34,8 @@ MASK_EPILOG = """[b]Examples[/b]
   tp mask r1_traces.jsonl -o train.parquet -t ./Llama-3.1-8B-Instruct --keep-fields
 """
 
-ThinkTags = Annotated[Optional[str], typer.Option("--think-tags", help="OPEN,CLOSE: the tags reasoning is written in on a template with no reasoning style of its own (Llama-3.1, Gemma-3). (default: <think>,</think>)")]
 
-STEER_EPILOG = """[b]Examples[/b]
-
-  tp steer prompts.jsonl -o steered.jsonl --tokenizer ./DeepSeek-R1-Distill-Qwen-7B --prefix steps
-  tp steer prompts.jsonl -t ./Qwen3-8B --prefix no-think --token-ids > prompts_nothink.jsonl
-  tp steer prompts.jsonl -t ./gpt-oss-20b --template-kwargs '{"reasoning_effort": "high"}' --reasoning open
-  tp steer prompts.jsonl -t ./QwQ-32B --reasoning none --response-prefix 'The answer is'
-"""
-
+@command("mask", epilog=MASK_EPILOG)
 def mask(
     inputs: Inputs = None,
     output: Output = None,
@@ -73,14 +64,14 @@ def mask(
 
     Writes input_ids, labels (--ignore-index where masked), attention_mask, id and an audit per record: prompt_tokens, think_tokens, answer_tokens, trained_tokens, truncated. Parquet columns are list<int32>, ready for transformers' Trainer or TRL's SFTTrainer.
     """
-    from . import console
-    from . import mask as masking
+    from .. import console
+    from .. import mask as masking
 
-    template = _template(tokenizer, template_kwargs, think_tags)
+    template = load_template(tokenizer, template_kwargs, think_tags)
     options = masking.MaskOptions(
         mask=masking.parse_mask(mask_parts), train_all=train_turns == "all", max_length=max_length,
         overflow=overflow, empty_think=empty_think, ignore_index=ignore_index,
-        fields=_fields(instruction_field, reasoning_field, response_field), id_field=id_field, keep_fields=keep_fields,
+        fields=record_fields(instruction_field, reasoning_field, response_field), id_field=id_field, keep_fields=keep_fields,
     )
     summary, tally, views = masking.write(inputs or [], masking.Masker(template, options), output, show=show,
                                           label="mask", on_error=on_error, workers=workers, input_format=input_format)
@@ -90,60 +81,6 @@ def mask(
     if not quiet:
         for line in masking.describe(tally, options, template):
             console.say(f"  {line}")
-
-
-def steer(
-    inputs: Inputs = None,
-    output: Output = None,
-    tokenizer: TrainingTokenizer = ...,
-    reasoning: Annotated[Optional[str], typer.Option("--reasoning", help="open: end inside an open reasoning block; none: open none (remove a prefixed template's); native: the template's text as is. (default: open with --prefix, else native)")] = None,
-    prefix: Annotated[Optional[str], typer.Option("--prefix", help="Text the model continues: brief, steps, concise, no-think (a closed block), ellipsis, or any text.")] = None,
-    close: Annotated[bool, typer.Option("--close", help="Close the reasoning block after the prefix.")] = False,
-    response_prefix: Annotated[Optional[str], typer.Option("--response-prefix", help="Text that starts the answer, after the (closed) reasoning block.")] = None,
-    token_ids: Annotated[bool, typer.Option("--token-ids", help="Also write prompt_token_ids.")] = False,
-    template_kwargs: TemplateKwargs = None,
-    think_tags: ThinkTags = None,
-    instruction_field: InstructionField = None,
-    reasoning_field: ReasoningField = None,
-    response_field: ResponseField = None,
-    on_error: OnError = "fail",
-    input_format: InputFormat = None,
-    workers: Workers = None,
-    quiet: Quiet = False,
-    skipped: SkippedFile = None,
-):
-    """Build inference [b]prompts[/b] that steer a model into or out of reasoning, in its own delimiters.
-
-    Adds prompt (and prompt_token_ids with --token-ids): the chat template's generation prompt for the record's messages (a trailing assistant answer left out), steered as the options say. Every other field passes through unchanged.
-    """
-    from . import streams
-    from .steer import Steerer, SteerOptions
-
-    options = SteerOptions(reasoning=reasoning, prefix=prefix, close=close, response_prefix=response_prefix,
-                           token_ids=token_ids, fields=_fields(instruction_field, reasoning_field, response_field))
-    steerer = Steerer(_template(tokenizer, template_kwargs, think_tags), options)
-    summary = streams.write_job(inputs or [], steerer, output, label="steer", on_error=on_error,
-                                workers=workers, input_format=input_format)
-    summary.finish("steer", skipped, quiet)
-
-
-def _template(tokenizer: str, kwargs: str | None, think_tags: str | None = None):
-    from . import tokenizer as tokenizers
-    from .errors import UsageError
-    from .template import detect
-
-    tags = None
-    if think_tags is not None:
-        tags = tuple(t.strip() for t in think_tags.split(","))
-        if len(tags) != 2 or not all(tags):
-            raise UsageError(f"--think-tags takes OPEN,CLOSE (e.g. '<reasoning>,</reasoning>'); got {think_tags!r}")
-    return detect(tokenizers.load(tokenizer), parse_template_kwargs(kwargs), tags)
-
-
-def _fields(instruction: str | None, reasoning: str | None, response: str | None):
-    from .records import Fields
-
-    return Fields(instruction=instruction, reasoning=reasoning, response=response)
 
 
 _STYLES = {"prompt": "dim", "think": "dim italic magenta", "answer": "dim"}
@@ -168,4 +105,3 @@ def _print_view(out, title: str, pieces: list[tuple[str, str, bool]]) -> None:
     if not colour and was_trained:
         text.append("⟧")
     out.print(text, markup=False, highlight=False)
-

@@ -6,8 +6,8 @@ from typing import Annotated, Literal, Optional
 
 import typer
 
-from .formats import FORMATS
-from .presets import NAMES as PRESET_NAMES
+from ..formats import FORMATS
+from ..presets import NAMES as PRESET_NAMES
 
 Inputs = Annotated[Optional[list[str]], typer.Argument(help="JSONL or Parquet files; '-' or nothing reads stdin.", show_default=False)]
 Output = Annotated[Optional[str], typer.Option("--output", "-o", help="Output file (.jsonl, .jsonl.gz, .parquet); stdout if omitted.")]
@@ -31,12 +31,21 @@ InstructionField = Annotated[Optional[str], typer.Option("--instruction-field", 
 ReasoningField = Annotated[Optional[str], typer.Option("--reasoning-field", help="Reasoning field (default: first of reasoning, reasoning_content, thinking; else inline in the response).")]
 ResponseField = Annotated[Optional[str], typer.Option("--response-field", help="Response field (default: first of response, output, completion, answer).")]
 
+# tp parse and tp stats find reasoning a server split off by the same rule (fields.REASONING_FIELDS).
+SplitReasoning = Annotated[Optional[str], typer.Option("--reasoning-field", help="The field beside the text that holds reasoning a server split off (default: reasoning_content, reasoning or thinking; two that differ are an error).")]
+
+ThinkTags = Annotated[Optional[str], typer.Option("--think-tags", help="OPEN,CLOSE: the tags reasoning is written in on a template with no reasoning style of its own (Llama-3.1, Gemma-3). (default: <think>,</think>)")]
+
+Gold = Annotated[Optional[str], typer.Option("--gold", help="Gold-answer field or path (default: gold or reference, when present).")]
+
+Id = Annotated[Optional[str], typer.Option("--id", help="Field identifying a prompt across runs and samples (pairs runs; without it, line numbers do).")]
+
 
 def parse_template_kwargs(text: str | None) -> dict:
     """``--template-kwargs`` as a dict: a JSON object, or a usage error saying what is wrong."""
     import orjson
 
-    from .errors import UsageError
+    from ..errors import UsageError
 
     try:
         kwargs = orjson.loads(text) if text else {}
@@ -45,3 +54,43 @@ def parse_template_kwargs(text: str | None) -> dict:
     if not isinstance(kwargs, dict):
         raise UsageError("--template-kwargs must be a JSON object, e.g. '{\"enable_thinking\": false}'")
     return kwargs
+
+
+def parse_options(field, format, open_tag, close_tag, prefixed, tokenizer, prompt_field, reasoning_field=None):
+    from ..parse import ParseOptions
+
+    return ParseOptions(field=field, format=format, open_tag=open_tag, close_tag=close_tag,
+                        prefixed=prefixed, prompt_field=prompt_field, tokenizer=tokenizer,
+                        reasoning_field=reasoning_field)
+
+
+def split_list(text: str | None) -> list[str]:
+    return [part.strip() for part in (text or "").split(",") if part.strip()]
+
+
+def ints(text: str | None, option: str) -> list[int]:
+    from ..errors import UsageError
+
+    try:
+        return [int(part) for part in split_list(text)]
+    except ValueError:
+        raise UsageError(f"{option} takes comma-separated integers, e.g. 1,8,16") from None
+
+
+def load_template(tokenizer: str, kwargs: str | None, think_tags: str | None = None):
+    from .. import tokenizer as tokenizers
+    from ..errors import UsageError
+    from ..template import detect
+
+    tags = None
+    if think_tags is not None:
+        tags = tuple(t.strip() for t in think_tags.split(","))
+        if len(tags) != 2 or not all(tags):
+            raise UsageError(f"--think-tags takes OPEN,CLOSE (e.g. '<reasoning>,</reasoning>'); got {think_tags!r}")
+    return detect(tokenizers.load(tokenizer), parse_template_kwargs(kwargs), tags)
+
+
+def record_fields(instruction: str | None, reasoning: str | None, response: str | None):
+    from ..records import Fields
+
+    return Fields(instruction=instruction, reasoning=reasoning, response=response)

@@ -1,15 +1,14 @@
-"""``tp distill``: options wired to ``distill.run``, nothing more.
-
-cli.py registers ``distill`` with its ``command()`` decorator. aiohttp, Jinja and the
-grader are imported inside the command.
-"""
+"""``tp distill``: options wired to ``distill.run``, nothing more. aiohttp, Jinja and the grader
+are imported inside the command."""
 
 from __future__ import annotations
 
+import os
 from typing import Annotated, Literal, Optional
 
 import typer
 
+from .app import command
 from .options import InputFormat, Inputs, OnError, Quiet
 
 DISTILL_EPILOG = """[b]Examples[/b]
@@ -23,6 +22,7 @@ Rerun the same command after a crash, Ctrl-C or kill: finished records are skipp
 """
 
 
+@command("distill", epilog=DISTILL_EPILOG)
 def distill(
     inputs: Inputs = None,
     output: Annotated[str, typer.Option("--output", "-o", help="JSON Lines file the records are appended to as they finish; rerunning with it resumes.", show_default=False)] = ...,
@@ -56,11 +56,10 @@ def distill(
 
     Appends each record with reasoning (solve: also response and correct; feedback: feedback and guided_solution) and a distill field (key, model, tokens) as soon as it is done. The API key is sent to --base-url only and never printed or written, even where the server echoes it. A question must be non-empty text.
     """
-    import os
 
-    from . import console
-    from . import distill as distilling
-    from .errors import Incomplete, UsageError
+    from .. import console
+    from .. import distill as distilling
+    from ..errors import Incomplete, UsageError
 
     api_key = os.environ.get(api_key_env or "OPENAI_API_KEY") or None
     if api_key_env and api_key is None:

@@ -96,7 +96,7 @@ def tp_distill(url: str, count: int, concurrency: int) -> float:
         source = Path(folder) / "in.jsonl"
         source.write_text("".join(json.dumps({"id": i, "question": f"What is {i} + 2?", "answer": str(i + 2)}) + "\n"
                                   for i in range(count)))
-        tally = distill.Tally()
+        tally = distill.Counts()
         options = distill.DistillOptions(base_url=url, model="teacher", concurrency=concurrency, id_field="id")
         distill.run([str(source)], options, str(Path(folder) / "out.jsonl"), tally, show_progress=False)
         assert tally.done == count, tally

@@ -23,7 +23,6 @@ from thinkpack_cli.errors import UsageError
 sys.path.insert(0, str(Path(__file__).parent))
 from teacher_server import Reply, TeacherServer, answer, error  # noqa: E402
 
-
 KEY = "sk-test-7f3a9c1e5b2d4f60"
 GOOD = answer("<think>2 + 2 makes 4.</think>The answer is \\boxed{4}.")
 FAST = ["--backoff", "0.001", "--timeout", "5"]
@@ -239,7 +238,7 @@ def test_retry_after_is_honoured(tmp_path):
 
 
 def test_backoff_doubles_with_jitter_and_retry_after_is_a_floor():
-    teacher = distill.Teacher(distill.DistillOptions("http://127.0.0.1:1/v1", "m", backoff=1.0), None, distill.Tally())
+    teacher = distill.Teacher(distill.DistillOptions("http://127.0.0.1:1/v1", "m", backoff=1.0), None, distill.Counts())
     for attempt, ceiling in ((1, 1.0), (2, 2.0), (3, 4.0), (8, 60.0)):
         delays = [teacher.delay(attempt, None) for _ in range(200)]
         assert ceiling / 2 <= min(delays) and max(delays) <= ceiling
@@ -339,7 +338,7 @@ def test_retry_after_is_capped_by_max_retry_wait_and_said(tmp_path):
     first, second = (r.at for r in server.requests)
     assert second - first >= 0.3
     assert "asks to wait 999999 s before retrying (Retry-After); waiting 0.3 s at most (--max-retry-wait)" in result.stderr
-    tally = distill.Tally(capped_waits=1)
+    tally = distill.Counts(capped_waits=1)
     assert "1 Retry-After waits cut to --max-retry-wait" in distill.Progress(tally, show=False).status()
 
 
@@ -347,7 +346,7 @@ def test_a_response_body_over_the_cap_is_not_read(tmp_path):
     """Proves a body over max_response_bytes fails its record (named, after the retries) instead of being read whole."""
     records = write_records(tmp_path / "in.jsonl", ["huge", "fine"])
     huge = answer("<think>" + "x" * 50_000 + "</think>4")
-    tally = distill.Tally()
+    tally = distill.Counts()
     with TeacherServer(scripted({"huge": [huge]})) as server:
         options = distill.DistillOptions(server.url, "teacher", max_response_bytes=10_000, max_retries=1, backoff=0.001)
         distill.run([str(records)], options, str(tmp_path / "out.jsonl"), tally, api_key=KEY, show_progress=False)

@@ -70,7 +70,7 @@ def distill(
         id_field=id_field, question_field=question_field, gold_field=gold, grader=grader, retry_rejected=retry_rejected,
         max_retry_wait=max_retry_wait,
     )
-    tally = distilling.Tally()
+    tally = distilling.Counts()
 
     def report() -> None:
         if not quiet:

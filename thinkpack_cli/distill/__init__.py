@@ -24,7 +24,7 @@ HTTP client), ``judge``, ``run`` (plan and ask), ``summary``. What other modules
 from .ledger import Ledger, errors_path
 from .options import DistillOptions
 from .run import Progress, run
-from .summary import Tally, summary_lines
+from .summary import Counts, summary_lines
 from .teacher import Teacher
 
-__all__ = ["DistillOptions", "Ledger", "Progress", "Tally", "Teacher", "errors_path", "run", "summary_lines"]
+__all__ = ["Counts", "DistillOptions", "Ledger", "Progress", "Teacher", "errors_path", "run", "summary_lines"]

@@ -8,22 +8,22 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..formats import EMPTY, MISSING, TRUNCATED
-from .teacher import Completion
+from .teacher import Reply
 
 _FEEDBACK = re.compile(r"<feedback>(.*?)</feedback>", re.DOTALL | re.IGNORECASE)
 _SOLUTION = re.compile(r"<solution>(.*?)</solution>", re.DOTALL | re.IGNORECASE)
 
 
 @dataclass(slots=True)
-class Sample:
+class Trace:
     """One usable answer: the fields its mode adds to the record."""
 
     fields: dict[str, Any]
-    completion: Completion
+    completion: Reply
     index: int
 
 
-def judge(completion: Completion, mode: str, parser, index: int) -> Sample | str:
+def judge(completion: Reply, mode: str, parser, index: int) -> Trace | str:
     """The sample, or why it is no trace (the reason a rejected record gives)."""
     if completion.finish == "length":
         return "cut off at the token limit (finish_reason length)"
@@ -40,7 +40,7 @@ def judge(completion: Completion, mode: str, parser, index: int) -> Sample | str
                 return f"no <{tag}>…</{tag}> in the response"
         fields = {"reasoning": split.reasoning or None,  # a guided solution needs no trace of its own
                   "feedback": feedback[1].strip(), "guided_solution": solution[1].strip()}
-        return Sample(fields, completion, index)
+        return Trace(fields, completion, index)
     if split.status == MISSING:
         return "no reasoning in the response"
     if split.status == EMPTY:
@@ -48,8 +48,8 @@ def judge(completion: Completion, mode: str, parser, index: int) -> Sample | str
     if mode == "solve":
         if not split.answer:
             return "no answer after the reasoning"
-        return Sample({"reasoning": split.reasoning, "response": split.answer}, completion, index)
-    return Sample({"reasoning": split.reasoning}, completion, index)
+        return Trace({"reasoning": split.reasoning, "response": split.answer}, completion, index)
+    return Trace({"reasoning": split.reasoning}, completion, index)
 
 
 def rejection(reasons: list[str]) -> str:

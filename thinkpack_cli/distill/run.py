@@ -11,18 +11,18 @@ import orjson
 
 from .. import console, streams
 from ..errors import InputError, RecordError
-from .judge import Sample, judge, rejection
+from .judge import Trace, judge, rejection
 from .ledger import Ledger, check_paths, errors_path
 from .options import META, DistillOptions, check_options
 from .prompts import Prompter, record_key
-from .summary import Tally
+from .summary import Counts
 from .teacher import Failed, Teacher
 
 GRADE_TIMEOUT = 5.0
 
 
 @dataclass(slots=True)
-class Job:
+class Request:
     source: str
     line: int
     key: str
@@ -31,10 +31,10 @@ class Job:
     gold: Any
 
 
-def plan(paths: list[str], prompter: Prompter, ledger: Ledger, tally: Tally, options: DistillOptions,
-         on_error: str, input_format: str | None) -> list[Job]:
+def plan(paths: list[str], prompter: Prompter, ledger: Ledger, tally: Counts, options: DistillOptions,
+         on_error: str, input_format: str | None) -> list[Request]:
     """The records still to ask for, each keyed and its prompt rendered; counts the rest in ``tally``."""
-    jobs: list[Job] = []
+    jobs: list[Request] = []
     keys: set[str] = set()
     for item in streams.iter_records(paths, on_error=on_error, input_format=input_format):
         tally.read += 1
@@ -49,7 +49,7 @@ def plan(paths: list[str], prompter: Prompter, ledger: Ledger, tally: Tally, opt
                 else:
                     prompt, gold = prompter(item.record)
                     raw = item.raw if item.raw is not None else streams.encode_jsonl([item.record])
-                    jobs.append(Job(item.source, item.line, key, raw, prompt, gold))
+                    jobs.append(Request(item.source, item.line, key, raw, prompt, gold))
                 keys.add(key)
             except RecordError as e:
                 problem = str(e)
@@ -66,7 +66,7 @@ class Progress:
 
     INTERVAL = 60.0
 
-    def __init__(self, tally: Tally, show: bool):
+    def __init__(self, tally: Counts, show: bool):
         self.tally = tally
         self.show = show
         self._bar = None
@@ -118,7 +118,7 @@ def _short(count: int) -> str:
 class Distiller:
     """Asks the teacher for every job, judges, grades and writes."""
 
-    def __init__(self, options: DistillOptions, teacher: Teacher, ledger: Ledger, tally: Tally, progress: Progress):
+    def __init__(self, options: DistillOptions, teacher: Teacher, ledger: Ledger, tally: Counts, progress: Progress):
         from ..parse import ParseOptions, Parser
 
         self.options, self.teacher, self.ledger, self.tally, self.progress = options, teacher, ledger, tally, progress
@@ -135,7 +135,7 @@ class Distiller:
                 self.grader.grade([("0", "1")])
             self._grading = ThreadPoolExecutor(1)  # one grader, one caller at a time
 
-    async def run(self, jobs: list[Job]) -> None:
+    async def run(self, jobs: list[Request]) -> None:
         queue = iter(jobs)  # shared: each worker takes the next job when it is free
 
         async def worker():
@@ -157,9 +157,9 @@ class Distiller:
             self._grading.shutdown()
             self.grader.close()
 
-    async def distill(self, job: Job) -> None:
+    async def distill(self, job: Request) -> None:
         options, tally = self.options, self.tally
-        kept: list[Sample] = []
+        kept: list[Trace] = []
         reasons: list[str] = []
         try:
             for index in range(options.n):
@@ -204,7 +204,7 @@ class Distiller:
         return verdicts[0]
 
 
-def run(paths: list[str], options: DistillOptions, output: str, tally: Tally, *, api_key: str | None = None,
+def run(paths: list[str], options: DistillOptions, output: str, tally: Counts, *, api_key: str | None = None,
         errors: str | None = None, on_error: str = "fail", input_format: str | None = None,
         show_progress: bool = True) -> None:
     """Distill every record of ``paths`` not yet finished in ``output``; counts go to ``tally``
@@ -227,6 +227,6 @@ def run(paths: list[str], options: DistillOptions, output: str, tally: Tally, *,
         ledger.close()
 
 
-async def _ask(distiller: Distiller, jobs: list[Job]) -> None:
+async def _ask(distiller: Distiller, jobs: list[Request]) -> None:
     async with distiller.teacher:
         await distiller.run(jobs)

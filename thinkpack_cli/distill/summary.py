@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 
 @dataclass
-class Tally:
+class Counts:
     """What became of every input record: ``read`` = done + rejected + failed +
     finished_before + duplicates + unreadable (+ ``left`` when a run is interrupted)."""
 
@@ -36,7 +36,7 @@ class Tally:
         return (self.prompt_tokens * (price_in or 0) + self.completion_tokens * (price_out or 0)) / 1e6
 
 
-def summary_lines(tally: Tally, output: str, errors: str, price_in: float | None, price_out: float | None) -> list[str]:
+def summary_lines(tally: Counts, output: str, errors: str, price_in: float | None, price_out: float | None) -> list[str]:
     """What the run did, reconciled: read = done + rejected + failed + the skipped kinds (+ left)."""
     t = tally
     parts = [f"{t.done} done", f"{t.rejected} rejected", f"{t.failed} failed"]

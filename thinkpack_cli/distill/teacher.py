@@ -14,7 +14,7 @@ import orjson
 from .. import console
 from ..errors import UsageError
 from .options import DistillOptions
-from .summary import Tally
+from .summary import Counts
 
 MAX_BACKOFF = 60.0
 # The status codes that say the run itself is misconfigured: every record would get the same.
@@ -22,7 +22,7 @@ REFUSALS = {401: "the API key was refused", 403: "the API key was refused", 404:
 
 
 @dataclass(slots=True)
-class Completion:
+class Reply:
     content: str
     reasoning: str | None  # what the server split off itself (reasoning_content / reasoning)
     finish: str | None
@@ -43,7 +43,7 @@ class Teacher:
     or repeated; redirects are not followed (they would carry the key elsewhere).
     """
 
-    def __init__(self, options: DistillOptions, api_key: str | None, tally: Tally):
+    def __init__(self, options: DistillOptions, api_key: str | None, tally: Counts):
         base = options.base_url.rstrip("/")
         self.url = base if base.endswith("/chat/completions") else f"{base}/chat/completions"
         self.options = options
@@ -77,7 +77,7 @@ class Teacher:
             body["max_tokens"] = self.options.max_tokens
         return orjson.dumps(body)
 
-    async def complete(self, prompt: str) -> Completion:
+    async def complete(self, prompt: str) -> Reply:
         body = self.body(prompt)
         aiohttp = self._aiohttp
         attempt = 0
@@ -167,7 +167,7 @@ def _token_count(value: Any) -> int | None:
     return int(value)
 
 
-def _completion(data: bytes, redact=lambda text: text) -> Completion:
+def _completion(data: bytes, redact=lambda text: text) -> Reply:
     try:
         body = orjson.loads(data)
     except orjson.JSONDecodeError:
@@ -182,7 +182,7 @@ def _completion(data: bytes, redact=lambda text: text) -> Completion:
             raise TypeError
         usage = body.get("usage") or {}
         # The body's bytes were redacted; an escaped key (\u0073k-…) is only whole once decoded.
-        return Completion(redact(content), None if reasoning is None else redact(reasoning), choice.get("finish_reason"),
+        return Reply(redact(content), None if reasoning is None else redact(reasoning), choice.get("finish_reason"),
                           _token_count(usage.get("prompt_tokens") or 0), _token_count(usage.get("completion_tokens") or 0))
     except (KeyError, IndexError, TypeError, AttributeError, ValueError):
         raise ValueError("no choices[0].message with text content") from None

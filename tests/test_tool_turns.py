@@ -61,7 +61,8 @@ EXPECTED = {
                          [("think", f"<think>{RF}</think>"), ("answer", f"{A}<|im_end|>")]),
     "gemma-4": ([("think", f"<|channel>thought\n{RC}\n<channel|>"), ("answer", GEMMA_CALL)],
                 [("think", f"<|channel>thought\n{RC}\n<channel|>"), ("answer", GEMMA_CALL)],
-                [("think", f"<|channel>thought\n{RF}\n<channel|>"), ("answer", f"{A}<turn|>")]),
+                # The generation prompt after a tool result opens the thought channel: given.
+                [("given", "<|channel>thought\n"), ("think", f"{RF}\n<channel|>"), ("answer", f"{A}<turn|>")]),
     "gpt-oss": ([("answer", GPT_CALL)],
                 [("think", f"<|channel|>analysis<|message|>{RC}<|end|>"), ("answer", f"<|start|>assistant{GPT_CALL}")],
                 [("think", f"<|channel|>analysis<|message|>{RF}<|end|>"),
@@ -190,7 +191,8 @@ def test_tool_results_are_never_trained(tokenizers_dir):
 
 
 # A calling turn with text: the text and the calls both train; Gemma-4 writes the calls (and the
-# results, inside the same turn) before the text, and the text runs on into the next turn's block.
+# results, inside the same turn) before the text, and the text runs on into the next turn's block
+# (which follows text, not a result, so no generation prompt opened it).
 SAID = "Let me check."
 WITH_TEXT = {
     "qwen3": [("think", f"<think>\n{RC}\n</think>"), ("answer", f"\n\n{SAID}\n{QWEN_CALL}"), *QWEN_FINAL],

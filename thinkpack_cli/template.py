@@ -274,6 +274,8 @@ class Template:
             held = i in trained and given and block is not None and text.startswith(given, start)
             if held:
                 given_spans.append((start, start + len(given)))  # the model is given this at inference
+            elif i in trained and block is not None and (opened := self._opened_after_result(text, spans, messages, i)):
+                given_spans.append(opened)  # what the generation prompt after a tool result opens (Gemma-4)
             if i not in trained:
                 continue
             # The answer begins after the block, and after what the generation prompt holds beyond it
@@ -296,18 +298,28 @@ class Template:
         lo = max((b for (_, j), (_, b) in spans.items() if j < i), default=0)
         hi = min((a for (_, j), (a, _) in spans.items() if j > i), default=len(text))
         k = text.find(self.header, lo, hi) if self.header else -1
-        if k >= 0:
-            at = k + len(self.header)
-        elif i > 0 and messages[i - 1].role == "tool" and ("t", i - 1) in spans:
-            at = spans[("t", i - 1)][1] + len(messages[i - 1].content)
-            after = self.tool_form.after_result
-            at += len(after) if after and text.startswith(after, at) else 0
-        else:
+        at = k + len(self.header) if k >= 0 else self._after_result(text, spans, messages, i)
+        if at is None:
             return None
         end_token = self.tool_form.end
         end = text.find(end_token, at) if end_token else -1
         block = self._block(text, lo, at, end, None) if end >= 0 else None
         return block[1] if block is not None else at
+
+    def _after_result(self, text: str, spans: dict, messages: list[Message], i: int) -> int | None:
+        """Where the template's text after the tool result before message ``i`` ends, if one is there."""
+        if i == 0 or messages[i - 1].role != "tool" or ("t", i - 1) not in spans:
+            return None
+        at = spans[("t", i - 1)][1] + len(messages[i - 1].content)
+        after = self.tool_form.after_result
+        return at + len(after) if after and text.startswith(after, at) else at
+
+    def _opened_after_result(self, text: str, spans: dict, messages: list[Message], i: int):
+        """The opening of a block the generation prompt after a tool result holds, where turn ``i`` starts with it."""
+        opening, at = self.tool_form.result_prompt, self._after_result(text, spans, messages, i)
+        if not opening or at is None or not text.startswith(opening, at) or not self.format.open_re.search(opening):
+            return None
+        return at, at + len(opening)
 
     def _given(self, thinking: bool | None) -> str:
         """What the generation prompt holds beyond the turn header (an opened or closed empty block)."""

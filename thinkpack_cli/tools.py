@@ -39,6 +39,7 @@ class ToolForm:
     end: str | None = None  # the last special token after a turn's calls
     last: bool = True  # the template renders the calls of a conversation's last turn
     after_result: str = ""  # what the template writes after a tool result's text
+    result_prompt: str = ""  # what the generation prompt after a tool result adds (Gemma-4: an opened block)
     refused: str = ""  # why the template cannot render calls at all ("" where it can)
 
     def calls(self, calls: list[dict]) -> list[dict]:
@@ -68,7 +69,9 @@ def learn(t: Any) -> tuple[ToolForm, bool]:
             last = _call_at(only) is not None
             end = _last_special(t, only[_call_at(only):]) if last else _end_before(t, text[at:result])
             after = text[result + len(RESULT["content"]):]
-            return ToolForm(args, empty, _beside(t, call), end, last, after), listed
+            prompt = _render(t, [turn, RESULT], generation=True) or text
+            opened = prompt[len(text):] if prompt.startswith(text) else ""
+            return ToolForm(args, empty, _beside(t, call), end, last, after, opened), listed
     why = "its assistant turns show only their text"
     if failed is not None and failed[1] is None:
         # DeepSeek-V3 and R1-Distill write calls only for a null `content`, a key transformers drops before rendering.
@@ -90,9 +93,9 @@ def _beside(t: Any, call: dict) -> str | None:
     return "after" if at > text.index(content) else "before"
 
 
-def _render(t: Any, turns: list[dict], tools: list | None = TOOLS) -> str | None:
+def _render(t: Any, turns: list[dict], tools: list | None = TOOLS, generation: bool = False) -> str | None:
     try:
-        return t.apply([PROBE_USER, *turns], tools=tools, thinking=True)
+        return t.apply([PROBE_USER, *turns], add_generation_prompt=generation, tools=tools, thinking=True)
     except RecordError:
         return None
 

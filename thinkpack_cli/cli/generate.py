@@ -9,7 +9,17 @@ from typing import Annotated, Literal, Optional
 import typer
 
 from .app import command
-from .options import InputFormat, Inputs, OnError, Output, Quiet, SkippedFile, TemplateKwargs, load_template
+from .options import (
+    InputFormat,
+    Inputs,
+    OnError,
+    Output,
+    Quiet,
+    SkippedFile,
+    TemplateKwargs,
+    load_template,
+    parse_template_kwargs,
+)
 
 GENERATE_EPILOG = """[b]Examples[/b]
 
@@ -104,8 +114,6 @@ def _prompter(tokenizer: str | None, loaded, steer: str | None, template_kwargs:
     if tokenizer is not None:
         template = load_template(tokenizer, template_kwargs)
     elif loaded is not None and getattr(loaded, "chat_template", None):
-        from ..options import parse_template_kwargs
-
         template = detect(loaded, parse_template_kwargs(template_kwargs))
     else:
         return None

@@ -66,11 +66,11 @@ class CompletionsServer:
         context = self.model.config.max_position_embeddings
         for prompt in prompts:
             size = len(self.tokenizer(prompt, add_special_tokens=False)["input_ids"])
-            if size + body["max_tokens"] > context:  # vLLM's check and wording (serving_engine.py)
+            if size + body["max_tokens"] > context:  # vLLM's check, in its words (a 400 BadRequestError)
                 return 400, {"error": {"message": (
-                    f"This model's maximum context length is {context} tokens. However, you requested "
-                    f"{size + body['max_tokens']} tokens ({size} in the messages, {body['max_tokens']} in the "
-                    "completion). Please reduce the length of the messages or completion."), "type": "BadRequestError"}}
+                    f"'max_tokens' or 'max_completion_tokens' is too large: {body['max_tokens']}. This model's maximum "
+                    f"context length is {context} tokens and your request has {size} input tokens "
+                    f"({body['max_tokens']} > {context} - {size})."), "type": "BadRequestError", "code": 400}}
         with self.lock:
             choices = [self.complete(p, body) | {"index": i} for i, p in enumerate(prompts)]
         return 200, {"object": "text_completion", "model": body["model"], "choices": choices}

@@ -21,6 +21,7 @@ from .options import (
     Preset,
     PromptField,
     Quiet,
+    SkippedFile,
     SplitReasoning,
     Tokenizer,
     Workers,
@@ -69,12 +70,13 @@ def stats(
     input_format: InputFormat = None,
     workers: Workers = None,
     quiet: Quiet = False,
+    skipped: SkippedFile = None,
 ):
     """Aggregate outputs into rates, lengths, accuracy and pass@k; gate CI on them.
 
     Reads parsed records (from tp parse) or raw outputs, parsed on the fly with the same options as tp parse. Several inputs give one column each and their change against the first.
     """
-    from .. import confidence, console, gates, joins, paper_table, presets, report, step_summary, tables
+    from .. import confidence, console, gates, joins, paper_table, presets, report, step_summary, streams, tables
     from .. import stats as stats_lib
     from ..errors import GateFailed, UsageError
 
@@ -115,9 +117,11 @@ def stats(
     else:
         report.print_table(rows, names, options.by, several, tsv=kind == "tsv")
     sys.stdout.flush()  # the report before the summary, when both go to one terminal
+    if skipped:  # every input's skipped lines in one file
+        streams.Summary(skipped=[line for column in columns for line in column.summary.skipped]).write_skipped(skipped)
     if not quiet:
         for column in columns:
-            column.summary.report(f"stats {column.name}", verb="counted")
+            column.summary.report(f"stats {column.name}", verb="counted", skipped_file=skipped)
         if result.judged.timeouts:
             console.warn(f"{result.judged.timeouts} answers took longer than --grade-timeout to grade and count as wrong")
     misses = gates.check(checks, rows, options.by)

@@ -1,7 +1,7 @@
 """A second opinion from TRL: for every family in ../shared/tokenizers that TRL 1.16 ships a training
 template for (``trl.chat_template_utils.get_training_chat_template``, or a template that already
 has ``{% generation %}`` markers: SmolLM3), tp's labels with ``--mask prompt`` (everything the model
-writes trained) are compared token by token with TRL's ``apply_chat_template(...,
+writes trained) and ``--mask prompt,think`` (answer only) are compared token by token with TRL's ``apply_chat_template(...,
 return_assistant_tokens_mask=True)`` on the same conversation.
 
 They differ only on purpose, each way in one line (README, "Labels and TRL"):
@@ -12,12 +12,14 @@ They differ only on purpose, each way in one line (README, "Labels and TRL"):
   does not under ``--mask prompt``: the model is given it (it trains with the prompt).
 - AFTER_END: TRL trains the newline after the end-of-turn token (Gemma-3, Qwen3.6, SmolLM3); tp
   stops at the token: the model stops there.
+- THINK: under ``--mask prompt,think --no-empty-think`` (answer only) tp also masks the reasoning
+  block TRL trains (without ``--no-empty-think`` tp adds an empty block TRL's templates leave out).
 - HISTORY: TRL's R1-Distill and Qwen3.6 training templates keep history reasoning the shipped
   templates drop; tp labels the shipped template's text (and reports the dropped reasoning), so
   only the last turn is compared.
 
 A token tp trains is always one TRL trains; a token only TRL trains must cover a character of the
-header, the opening or the whitespace after an end token.
+header, the opening, the whitespace after an end token or (answer only) a reasoning block.
 """
 
 from __future__ import annotations
@@ -114,13 +116,18 @@ CASES = [(family, shape) for family in sorted(DIFFERS) for shape in sorted(CONVE
 
 
 @pytest.mark.parametrize(("family", "shape"), CASES)
-def test_tp_labels_agree_with_trl_up_to_the_documented_rules(tokenizers_dir, family, shape):
+@pytest.mark.parametrize("mask", ["prompt", "prompt,think"])
+def test_tp_labels_agree_with_trl_up_to_the_documented_rules(tokenizers_dir, family, shape, mask):
     tok, t, training = load(tokenizers_dir, family)
     record = CONVERSATIONS[shape]
-    out = Masker(t, MaskOptions(mask=parse_mask("prompt"), train_all=True))([dict(record)])[0]
+    # Answer only with --no-empty-think: else tp gives a turn without reasoning the family's empty
+    # block, as the model sees at inference, which TRL's templates leave out (a different text).
+    options = MaskOptions(mask=parse_mask(mask), train_all=True, empty_think="think" not in mask)
+    out = Masker(t, options)([dict(record)])[0]
     ours = [label != -100 for label in out["labels"]]
     ids, theirs = _trl_mask(tok, t, training, record)
-    kinds = DIFFERS[family]
+    kinds = DIFFERS[family] | ({"THINK"} if "think" in mask else set())
+    rendered = t.render(conversation(record), tools(record), True, options.empty_think)
     if ids != out["input_ids"]:
         # Only TRL's template keeping history reasoning changes the text: compare the common tail,
         # which holds the whole last turn.
@@ -134,6 +141,10 @@ def test_tp_labels_agree_with_trl_up_to_the_documented_rules(tokenizers_dir, fam
     encoding = tok.backend_tokenizer.encode(text, add_special_tokens=False)
     assert encoding.ids == ids
     allowed = _allowed(text, t, kinds)
+    if "THINK" in kinds:  # answer-only: TRL's mask holds the reasoning too
+        shift = len(rendered.text) - len(text)
+        for a, b in rendered.think:
+            allowed[max(a - shift, 0):max(b - shift, 0)] = [True] * (max(b - shift, 0) - max(a - shift, 0))
     for k, ((a, b), mine, trl) in enumerate(zip(encoding.offsets, ours, theirs)):
         piece = text[a:b]
         assert not (mine and not trl), f"{family} {shape}: tp trains {piece!r} (token {k}), TRL does not"

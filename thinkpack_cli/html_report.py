@@ -78,12 +78,10 @@ class FactsJob:
 
 def collect(paths_: list[str], stats_options, parser: Parser, **run_options) -> tuple[list[dict], list[Run]]:
     """The headline rows (with intervals) and every run's samples, graded."""
-    from . import confidence, stats, streams
+    from . import stats, streams
 
-    columns = stats.collect(paths_, stats_options, parser, **run_options)
-    judged = stats.judge(columns, stats_options, run_options.get("workers"), progress=False)
-    rows = stats.rows(columns, stats_options, judged.correct, None, judged.verdicts)
-    confidence.annotate(rows, columns, judged.correct, stats_options.by, paired=stats_options.id is not None)
+    report = stats.run(paths_, stats_options, parser=parser, **run_options)  # the numbers tp stats gives
+    columns, judged = report.columns, report.judged
     graded = {}
     for entry in stats.samples(columns, stats_options, judged):
         if entry.get("grade_status") != "no_gold":
@@ -116,7 +114,7 @@ def collect(paths_: list[str], stats_options, parser: Parser, **run_options) -> 
                 example["pred"] = None if entry is None else entry.get("pred")
                 example["correct"] = None if entry is None else entry.get("correct")
         runs.append(run)
-    return rows, runs
+    return report.rows, runs
 
 
 # ---------------------------------------------------------------------------- page

@@ -23,8 +23,11 @@ from .options import (
     Preset,
     PromptField,
     Quiet,
+    SplitReasoning,
     Tokenizer,
     Workers,
+    parse_options,
+    split_list,
 )
 
 REPORT_EPILOG = """[b]Examples[/b]
@@ -53,6 +56,7 @@ def report(
     prefixed: Prefixed = None,
     tokenizer: Tokenizer = None,
     prompt_field: PromptField = "prompt",
+    reasoning_field: SplitReasoning = None,
     on_error: OnError = "fail",
     input_format: InputFormat = None,
     workers: Workers = None,
@@ -67,15 +71,14 @@ def report(
     from .. import console, html_report, joins, presets
     from .. import stats as stats_lib
     from ..errors import UsageError
-    from ..parse import ParseOptions, Parser
+    from ..parse import Parser
 
     if not inputs or "-" in inputs:
         raise UsageError("tp report reads files (each input is read twice), not stdin")
     field, gold, id_field = presets.apply(preset, field=field, gold=gold, id=id_field)
     options = stats_lib.StatsOptions(
-        parse=ParseOptions(field=field, format=format, open_tag=open_tag, close_tag=close_tag, prefixed=prefixed,
-                           prompt_field=prompt_field, tokenizer=tokenizer),
-        by=tuple(p.strip() for p in (by or "").split(",") if p.strip()), gold=None if gold_file else gold, id=id_field,
+        parse=parse_options(field, format, open_tag, close_tag, prefixed, tokenizer, prompt_field, reasoning_field),
+        by=tuple(split_list(by)), gold=None if gold_file else gold, id=id_field,
         grader=grader, timeout=grade_timeout, samples=True,
         gold_table=joins.load_gold(gold_file, id_field, gold) if gold_file else None,
     )

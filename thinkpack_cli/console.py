@@ -57,6 +57,9 @@ class _NoProgress:
     def advance(self, amount: float = 1) -> None:
         pass
 
+    def update(self, completed: float | None = None, status: str | None = None) -> None:
+        pass
+
 
 class _Progress:
     def __init__(self, progress, task):
@@ -65,10 +68,15 @@ class _Progress:
     def advance(self, amount: float = 1) -> None:
         self._progress.advance(self._task, amount)
 
+    def update(self, completed: float | None = None, status: str | None = None) -> None:
+        fields = {} if status is None else {"status": status}
+        self._progress.update(self._task, completed=completed, **fields)
+
 
 @contextmanager
-def progress(description: str, total: float | None, unit: str = "bytes"):
-    """A progress bar on stderr, or a silent stand-in when nobody is watching."""
+def progress(description: str, total: float | None, unit: str = "bytes", status: bool = False):
+    """tp's one progress bar, on stderr, or a silent stand-in when nobody is watching. ``unit``: bytes
+    or items; ``status``: a text column after the bar (``update(status=…)``)."""
     if not interactive():
         yield _NoProgress()
         return
@@ -87,5 +95,7 @@ def progress(description: str, total: float | None, unit: str = "bytes"):
     counter = [DownloadColumn(), TransferSpeedColumn()] if unit == "bytes" else [MofNCompleteColumn()]
     columns = [TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), *counter,
                TimeElapsedColumn(), TimeRemainingColumn()]
+    if status:
+        columns.append(TextColumn("{task.fields[status]}"))
     with Progress(*columns, console=stderr(), transient=True) as bar:
-        yield _Progress(bar, bar.add_task(description, total=total))
+        yield _Progress(bar, bar.add_task(description, total=total, status=""))

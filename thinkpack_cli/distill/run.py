@@ -69,33 +69,23 @@ class Progress:
     def __init__(self, tally: Counts, show: bool):
         self.tally = tally
         self.show = show
-        self._bar = None
+        self._context = self._bar = None
         self.started = self._last = time.monotonic()
 
     def __enter__(self) -> Progress:
-        if self.show and console.interactive():
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                TextColumn,
-                TimeRemainingColumn,
-            )
-            from rich.progress import Progress as Bar
-
-            self._bar = Bar(TextColumn("distill"), BarColumn(bar_width=20), MofNCompleteColumn(), TimeRemainingColumn(),
-                            TextColumn("{task.fields[status]}"), console=console.stderr(), transient=True)
-            self._bar.__enter__()
-            self._task = self._bar.add_task("distill", total=self.tally.todo, status="")
+        watched = self.show and console.interactive()
+        self._context = console.progress("distill", self.tally.todo, unit="items", status=True) if watched else None
+        self._bar = self._context.__enter__() if self._context is not None else None
         return self
 
     def __exit__(self, *exc_info) -> None:
-        if self._bar is not None:
-            self._bar.__exit__(*exc_info)
+        if self._context is not None:
+            self._context.__exit__(*exc_info)
 
     def update(self) -> None:
         t = self.tally
         if self._bar is not None:
-            self._bar.update(self._task, completed=t.done + t.rejected + t.failed, status=self.status())
+            self._bar.update(completed=t.done + t.rejected + t.failed, status=self.status())
         elif self.show and time.monotonic() - self._last >= self.INTERVAL:
             self._last = time.monotonic()
             console.say(f"tp distill: {t.done + t.rejected + t.failed}/{t.todo} · {self.status()}")

@@ -22,14 +22,13 @@ peft = pytest.importorskip("peft", reason="tp generate --adapter needs peft")
 sys.path.insert(0, str(Path(__file__).parent))
 import tiny_chat  # noqa: E402
 from completions_server import CompletionsServer  # noqa: E402
+from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM  # noqa: E402
 
 from thinkpack_cli.backends import Sampling  # noqa: E402
 from thinkpack_cli.backends.openai import OpenAIBackend  # noqa: E402
 from thinkpack_cli.backends.transformers import TransformersBackend  # noqa: E402
-from thinkpack_cli.errors import UsageError  # noqa: E402
+from thinkpack_cli.errors import RecordError, UsageError  # noqa: E402
 from thinkpack_cli.generate import GenerateOptions, Generator  # noqa: E402
-
-from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM  # noqa: E402
 
 CLOSE = "</think>\n\n"  # what follows reasoning the model closed itself (think family)
 CUT_CLOSE = "\n</think>\n\n"  # what follows reasoning cut by the budget
@@ -161,7 +160,15 @@ def bigram_dir(tmp_path_factory):
               after_close: one("A"), one("A"): end}
     assert len({after_prompt, after_wait, after_close} | {one(c) for c in "12345A"}) == 9, "script keys must differ"
     assert ids(PROMPT + "12" + CUT_CLOSE)[-1] == after_close  # a cut block ends like a closed one
+    path = tmp_path_factory.mktemp("bigram")
+    _scripted(tok, script, path)
+    return path
 
+
+def _scripted(tok, script: dict[int, int], path: Path) -> None:
+    """Saves at ``path`` (with ``tok``) a Llama whose layers are switched off (zero output projections),
+    so the next token depends on the last token only, and whose embeddings and head follow ``script``
+    (token: the next token)."""
     torch.manual_seed(0)
     model = LlamaForCausalLM(_config(tok))
     with torch.no_grad():
@@ -174,10 +181,8 @@ def bigram_dir(tmp_path_factory):
         for e, (token, following) in zip(basis, script.items()):
             model.model.embed_tokens.weight[token] = e
             model.lm_head.weight[following] += 10 * e
-    path = tmp_path_factory.mktemp("bigram")
     model.save_pretrained(path)
     tok.save_pretrained(path)
-    return path
 
 
 @pytest.fixture(scope="session")
@@ -335,6 +340,102 @@ def test_sampling_and_engine_options_vllm_would_refuse_exit_2(tp, args, message)
     backend does not take are usage errors, before any model loads."""
     result = tp("generate", "--model", "/nonexistent", "--backend", "transformers", *args, input="{}\n")
     assert result.exit_code == 2 and message in result.stderr, result.stderr
+
+
+# ---------------------------------------------------------------------------- the family's own block
+# The block comes from what the chat template taught tp (as for tp mask and tp steer), never from a
+# table of format names: Seed-OSS closes with </seed:think>, Gemma-4 with <channel|>, --think-tags with its own.
+
+TINY_USER = "<|im_start|>user\nWhat is 2 + 2?<|im_end|>\n<|im_start|>assistant\n"
+CHAT = {"messages": [{"role": "user", "content": "What is 2 + 2?"}]}
+
+
+def _generate(tp, tmp_path, model_dir, *args) -> dict:
+    source, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    source.write_text(json.dumps(CHAT) + "\n")
+    result = tp("generate", source, "-o", out, "--backend", "transformers", "--model", model_dir, "--save-prompts", *args)
+    assert result.exit_code == 0, result.output
+    return json.loads(out.read_text())
+
+
+@pytest.mark.parametrize("template, think_tokens, tags, opening, closing", [
+    ("SEED", True, None, "<seed:think>", "</seed:think>\n"),
+    ("GEMMA4", True, None, "<|channel>thought\n", "<channel|>"),  # thinking off by default: opened with its switch
+    ("INLINE", False, "<reasoning>,</reasoning>", "<reasoning>\n", "</reasoning>\n\n"),  # no style: --think-tags
+])
+def test_hybrid_phase_1_stops_at_the_familys_close_and_phase_2_answers_after_it(tp, tmp_path, template, think_tokens,
+                                                                                tags, opening, closing):
+    """Proves, end to end with tp generate --hybrid: the chat record's prompt opens the family's block
+    (after the --steer prefix), phase 1 stops on the family's own close, which the model writes after
+    "12" (a scripted model: it would write "A" after any other text and end), and phase 2 is given
+    prompt + reasoning + the family's close and what follows it, where the script answers "A"."""
+    tok = tiny_chat.tokenizer(getattr(tiny_chat, template), think_tokens, family_tokens=True)
+    ids = lambda text: tok(text, add_special_tokens=False)["input_ids"]  # noqa: E731
+    think_prompt = TINY_USER + opening + "Okay,"
+    answer_prompt = think_prompt + "12" + closing
+    close = closing.rstrip("\n")
+    wrote = ids(think_prompt + "12" + close)
+    assert wrote[:len(ids(think_prompt))] == ids(think_prompt) and ids(close) == wrote[-1:]  # the close: one token
+    chain = wrote[len(ids(think_prompt)) - 1:]  # the prompt's last token, "1", "2", the close
+    script = dict(zip(chain, chain[1:]))
+    script |= {ids(answer_prompt)[-1]: tok.convert_tokens_to_ids("A"), tok.convert_tokens_to_ids("A"): tok.eos_token_id}
+    assert len(script) == len(chain) + 1, "script keys must differ"
+    _scripted(tok, script, tmp_path / "model")
+    # An adapter that changes nothing (B = 0): both phases follow the script, each from its own model.
+    lora = peft.LoraConfig(r=8, target_modules=["q_proj", "v_proj"])
+    peft.get_peft_model(AutoModelForCausalLM.from_pretrained(tmp_path / "model"), lora).save_pretrained(tmp_path / "adapter")
+
+    r = _generate(tp, tmp_path, tmp_path / "model", "--adapter", tmp_path / "adapter", "--hybrid", "--steer", "Okay,",
+                  "--max-answer-tokens", 4, *(["--think-tags", tags] if tags else []))
+    assert (r["think_prompt"], r["answer_prompt"]) == (think_prompt, answer_prompt)
+    assert (r["raw"], r["think_tokens"], r["think_finish"], r["answer_finish"]) == ("12" + closing + "A", 2, "closed", "stop")
+    assert (r["reasoning"], r["answer"], r["status"], r["reasoning_tag"]) == ("12", "A", "valid", close)
+
+
+@pytest.mark.parametrize("family, tags, header, opening, cut_close", [
+    ("llama-3.1", None, "<|start_header_id|>assistant<|end_header_id|>\n\n", "<think>\n", CUT_CLOSE),  # a control: inline block
+    ("llama-3.1", "<reasoning>,</reasoning>", "<|start_header_id|>assistant<|end_header_id|>\n\n", "<reasoning>\n",
+     "\n</reasoning>\n\n"),
+    ("seed-oss", None, "<seed:bos>assistant\n", "<seed:think>", "</seed:think>\n"),
+    ("gemma-4", None, "<|turn>model\n", "<|channel>thought\n", "\n<channel|>"),
+])
+def test_hybrid_on_real_templates_runs_both_phases_in_the_familys_block(tokenizers_dir, tp, tmp_path, family, tags,
+                                                                       header, opening, cut_close):
+    """Proves, with real tokenizers and a tiny random Llama and LoRA over each vocabulary: tp generate
+    --hybrid on a chat record opens the family's block (Llama-3.1, a template with no reasoning style:
+    the inline <think> block, or --think-tags'), the base model's reasoning is cut at the budget and
+    closed in the family's hand, and the adapter answers from there: two phases, never one."""
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tokenizers_dir / family)
+    torch.manual_seed(2)
+    model = LlamaForCausalLM(LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                                         num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=2048,
+                                         eos_token_id=tok.eos_token_id))
+    model.save_pretrained(tmp_path / "model")
+    tok.save_pretrained(tmp_path / "model")
+    lora = peft.LoraConfig(r=8, lora_alpha=64, target_modules=["q_proj", "v_proj", "o_proj"], init_lora_weights=False)
+    peft.get_peft_model(model, lora).save_pretrained(tmp_path / "adapter")
+
+    r = _generate(tp, tmp_path, tmp_path / "model", "--adapter", tmp_path / "adapter", "--hybrid",
+                  "--max-think-tokens", 3, "--max-answer-tokens", 3, *(["--think-tags", tags] if tags else []))
+    assert r["think_prompt"].endswith(header + opening), r["think_prompt"][-80:]
+    base = AutoModelForCausalLM.from_pretrained(tmp_path / "model").eval()
+    tuned = peft.PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tmp_path / "model"), tmp_path / "adapter").eval()
+    think = _greedy(base, tok, r["think_prompt"], 3)
+    assert (r["think_tokens"], r["think_finish"]) == (3, "budget")
+    assert r["answer_prompt"] == r["think_prompt"] + think + cut_close
+    answer = _greedy(tuned, tok, r["answer_prompt"], 3)
+    assert r["raw"] == think + cut_close + answer and r["answer_finish"] in ("stop", "length")
+    assert (r["reasoning"], r["answer"]) == (think.strip(), answer.strip())
+
+
+def test_hybrid_refuses_a_prompt_that_opens_no_block(bigram):
+    """Proves --hybrid never quietly runs one phase: a prompt whose block is already closed is a record
+    error naming why (reported with its line by the streaming layer), not an answer by the adapter alone."""
+    closed = PROMPT + "123" + CLOSE
+    [result] = Generator(bigram, GenerateOptions(hybrid=True, max_answer_tokens=4))([{"prompt": closed}])
+    assert isinstance(result, RecordError) and "--hybrid: the prompt opens no reasoning block" in str(result)
 
 
 # ---------------------------------------------------------------------------- openai backend

@@ -154,7 +154,8 @@ FAMILIES = {
     "seed-oss": ("<seed:bos>assistant\n", "", "<seed:think>", "", "</seed:think>\n"),
     "gemma-4": ("<|turn>model\n", "<|channel>thought\n<channel|>", "<|channel>thought\n", "<|channel>thought\n<channel|>",
                 "\n<channel|>"),
-    "gpt-oss": ("<|start|>assistant", "", "<|channel|>analysis<|message|>", "",
+    # No closed analysis of its own: --reasoning none opens the final channel, where the answer goes.
+    "gpt-oss": ("<|start|>assistant", "", "<|channel|>analysis<|message|>", "<|channel|>final<|message|>",
                 "<|end|><|start|>assistant<|channel|>final<|message|>"),
     "smollm3": ("<|im_start|>assistant\n", "", "<think>\n", "<think>\n\n</think>\n", THINK),
     "magistral-small-2509": ("[/INST]", "", "[THINK]", "", "[/THINK]"),
@@ -195,8 +196,18 @@ def test_every_family_in_its_own_hand(tokenizers_dir, family):
 
 def test_gpt_oss_response_prefix_goes_in_the_final_channel(tokenizers_dir):
     t = _load(str(tokenizers_dir / "gpt-oss"))
-    ends(steer(t, reasoning="none", response_prefix="The answer is"),
-         "<|start|>assistant<|channel|>final<|message|>The answer is")
+    for options in ({"reasoning": "none"}, {}):  # the final channel opened once, by --reasoning none or for the prefix
+        prompt = steer(t, response_prefix="The answer is", **options)
+        ends(prompt, "<|start|>assistant<|channel|>final<|message|>The answer is")
+        assert prompt.count("<|channel|>final") == 1
+
+
+def test_seed_oss_opens_and_closes_in_its_own_tags(tokenizers_dir):
+    """Class 8 of issue 9: Seed-OSS's block is <seed:think>…</seed:think>, never <think>."""
+    t = _load(str(tokenizers_dir / "seed-oss"))
+    prompt = steer(t, prefix="Hmm.", close=True, response_prefix="So")
+    ends(prompt, "<seed:bos>assistant\n<seed:think>Hmm.</seed:think>\nSo")
+    assert "<think>" not in prompt and "</think>" not in prompt
 
 
 def test_prefixed_prompts_are_left_byte_for_byte(tokenizers_dir):

@@ -85,6 +85,30 @@ EXAONE = (
     "{%- endif %}"
 )
 
+# Seed-OSS's hand: reasoning_content as `<seed:think>R</seed:think>\n`, a generation prompt that opens nothing.
+SEED = (
+    "{%- for m in messages %}"
+    "{%- if m.role == 'assistant' and m.reasoning_content is defined %}"
+    "{{- '<|im_start|>assistant\n<seed:think>' + m.reasoning_content + '</seed:think>\n' + m.content + '<|im_end|>\n' }}"
+    "{%- else %}" + _TURN + "{%- endif %}"
+    "{%- endfor %}" + _GENERATION
+)
+
+# Gemma-4's hand: reasoning_content in a thought channel, `<|channel>thought\nR\n<channel|>`, and with
+# thinking off (its default) the generation prompt holds that channel closed and empty.
+GEMMA4 = (
+    "{%- for m in messages %}"
+    "{%- if m.role == 'assistant' and m.reasoning_content is defined %}"
+    "{{- '<|im_start|>assistant\n<|channel>thought\n' + m.reasoning_content + '\n<channel|>' + m.content + '<|im_end|>\n' }}"
+    "{%- else %}" + _TURN + "{%- endif %}"
+    "{%- endfor %}"
+    "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\n' }}"
+    "{%- if not enable_thinking | default(false) %}{{- '<|channel>thought\n<channel|>' }}{%- endif %}"
+    "{%- endif %}"
+)
+# The delimiters of those families, and --think-tags ones: single tokens, as in the real vocabularies.
+FAMILY_TOKENS = ["<seed:think>", "</seed:think>", "<|channel>", "<channel|>", "<reasoning>", "</reasoning>"]
+
 # A template that rewrites what the assistant says: tp must notice, not mislabel.
 SHOUTING = (
     "{%- for m in messages %}"
@@ -106,12 +130,16 @@ def _backend(with_think_tokens: bool) -> Tokenizer:
     return tok
 
 
-def tokenizer(template: str, think_tokens: bool = True):
-    """A transformers fast tokenizer with ``template`` as its chat template."""
+def tokenizer(template: str, think_tokens: bool = True, family_tokens: bool = False):
+    """A transformers fast tokenizer with ``template`` as its chat template (``family_tokens``: with
+    ``FAMILY_TOKENS`` added)."""
     from transformers import PreTrainedTokenizerFast
 
     # A copy of the trained tokenizer: transformers may change its settings.
     backend = Tokenizer.from_str(_backend(think_tokens).to_str())
-    return PreTrainedTokenizerFast(tokenizer_object=backend, chat_template=template, eos_token="<|im_end|>",
-                                   name_or_path="tiny")
+    tok = PreTrainedTokenizerFast(tokenizer_object=backend, chat_template=template, eos_token="<|im_end|>",
+                                  name_or_path="tiny")
+    if family_tokens:
+        tok.add_tokens(FAMILY_TOKENS)
+    return tok
 

@@ -128,7 +128,7 @@ def _opened_before(text: str, at: int) -> TagFormat | None:
     return best[0] if best else None
 
 
-def _default(fmt: TagFormat) -> Delimiters:
+def default_delimiters(fmt: TagFormat) -> Delimiters:
     """The format's block as its family writes it, from the registry's rendered form."""
     if fmt.name in DELIMITERS:
         return DELIMITERS[fmt.name]
@@ -146,13 +146,13 @@ def _around(text: str, fmt: TagFormat, reasoning: str, content: str) -> Delimite
     c = fmt.close_after(o).search(text, r + len(reasoning))
     a = text.find(content, c.end()) if c else -1
     if c is None or a < 0:
-        return _default(fmt)
+        return default_delimiters(fmt)
     return Delimiters(o.group(0), c.group(0), text[o.end():r], text[r + len(reasoning):c.start()], text[c.end():a])
 
 
 def _from_opening(fmt: TagFormat, opened: re.Match, after_open: str) -> Delimiters:
     """The block from the opening a prompt ends with; the close mirrors it (V3.1 ``<think>R</think>``)."""
-    d = _default(fmt)
+    d = default_delimiters(fmt)
     if after_open == d.after_open:
         return replace(d, open=opened.group(0))
     mirrored = after_open.strip(" ") == ""

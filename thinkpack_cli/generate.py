@@ -11,10 +11,18 @@ step:
 2. answer: prompt + reasoning + close, continued by the adapter in hybrid mode (the model
    that wrote the reasoning otherwise).
 
-A prompt that opens no block goes straight to the answer phase. ``raw`` (everything generated
-after the prompt, inserted texts included) is split by the ``tp parse`` rule, so the status of
-a sample whose reasoning never closed is reported, never dropped. A sample whose prompt and
-output fill the model's context ends there alone ("context"), the rest of the batch goes on.
+The family's block (its opening, its close, the text around them) is the one the chat template
+taught ``detect``, as for tp mask and tp steer: Seed-OSS ``<seed:think>``…``</seed:think>``,
+Gemma-4's channel, ``--think-tags`` on a template with none. Only without any template is it
+learned from the prompt's own opening. A prompt that opens no block goes straight to the answer
+phase, except with ``hybrid``: then it is a record error, never a quiet single phase.
+
+The reasoning and answer are the ones the phases produced (``raw`` is everything generated
+after the prompt, inserted texts included), with the statuses of the ``tp parse`` rule, so a
+sample whose reasoning never closed is reported, never dropped; only the single phase of a
+prompt that opened no block is parsed (the model may open a block itself). A sample whose
+prompt and output fill the model's context ends there alone ("context"), the rest of the batch
+goes on.
 
 ``Generator.cost`` counts, per phase, the engine calls and the prompt tokens prefilled and
 tokens decoded: hybrid decoding prefills prompt + reasoning twice, once per model.
@@ -25,10 +33,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .backends import CONTEXT, Backend, Completion, Sampling
+from .detect import default_delimiters
 from .errors import RecordError, UsageError
-from .formats import prompt_opens_reasoning
+from .formats import EMPTY, VALID, TagFormat, prompt_opens_reasoning
+from .formats import TRUNCATED as UNCLOSED  # the parse status; TRUNCATED below is a think_finish
 from .parse import OWNED_FIELDS, ParseOptions, Parser
-from .template import DELIMITERS, Delimiters
+from .template import Delimiters, Template
 
 AT_LIMIT = Completion("", 0, "length")  # what a sample already at its think limit gets
 # think_finish values: how the reasoning ended (CONTEXT: prompt and reasoning filled the model's context).
@@ -79,7 +89,8 @@ class Sample:
     """One sample's way through the phases."""
 
     prompt: str
-    delimiters: Delimiters | None  # the family of the block the prompt opens; None: it opens none
+    delimiters: Delimiters | None  # the family's block, which the prompt opens; None: it opens none
+    format: TagFormat | None = None  # the format of that block
     think: str = ""  # generated reasoning with the inserted wait and budget texts
     think_tokens: int = 0  # tokens the model generated in phase 1 (inserted texts not counted)
     think_finish: str | None = None
@@ -97,9 +108,11 @@ class Sample:
 class Generator:
     """Generates for records with one backend and one set of options."""
 
-    def __init__(self, backend: Backend, options: GenerateOptions, prompter=None):
+    def __init__(self, backend: Backend, options: GenerateOptions, prompter=None, template: Template | None = None):
         self.backend, self.options = backend, options
         self.prompter = prompter  # builds the prompt of a record without one (a Steerer)
+        # The learned template names the family's block; the prompter's is the one its prompts open.
+        self.template = template if template is not None else getattr(prompter, "template", None)
         self.parser = Parser(ParseOptions(field="raw"))
         fields = ("raw",) + OWNED_FIELDS + COUNT_FIELDS
         self.appended_fields = fields + PROMPT_FIELDS if options.save_prompts else fields
@@ -111,12 +124,11 @@ class Generator:
         for record in records:
             try:
                 prompt = self._prompt(record)
+                fmt, delimiters = self._block(prompt)
             except RecordError as e:
                 out.append(e)
                 continue
-            fmt = prompt_opens_reasoning(prompt)
-            delimiters = DELIMITERS[fmt.name] if fmt is not None else None
-            samples += [Sample(prompt, delimiters) for _ in range(self.options.n)]
+            samples += [Sample(prompt, delimiters, fmt) for _ in range(self.options.n)]
             out.append(record)
         self.think(samples)
         self.answer(samples)
@@ -125,6 +137,20 @@ class Generator:
             if isinstance(record, dict):
                 self._fill(record, [next(done) for _ in range(self.options.n)])
         return out
+
+    def _block(self, prompt: str) -> tuple[TagFormat | None, Delimiters | None]:
+        """The format and the family's block the prompt opens (None, None: it opens none)."""
+        t = self.template
+        if t is not None and t.format is not None:
+            found = (t.format, t.delimiters) if t.format.opens(prompt) else (None, None)
+        else:  # no template to learn from: the prompt's own opening, in its format's rendered form
+            fmt = prompt_opens_reasoning(prompt)
+            found = (fmt, default_delimiters(fmt)) if fmt is not None else (None, None)
+        if found[0] is None and self.options.hybrid:
+            opening = f" ({t.delimiters.open} for {t.name})" if t is not None and t.delimiters else ""
+            raise RecordError(f"--hybrid: the prompt opens no reasoning block{opening}, so the base model would "
+                              "write nothing; build it open (tp steer --reasoning open)")
+        return found
 
     def _prompt(self, record: dict) -> str:
         prompt = record.get("prompt")
@@ -196,10 +222,19 @@ class Generator:
         if self.options.save_prompts:
             values["think_prompt"] = [s.prompt if s.delimiters else None for s in samples]
             values["answer_prompt"] = [s.answer_prompt if s.answer_finish else None for s in samples]
-        # Split by the tp parse rule: the prompt says whether the block was opened before raw began.
-        parsed = self.parser.parse_record({"raw": values["raw"][0] if one else values["raw"],
-                                           "prompt": samples[0].prompt})
-        for key in OWNED_FIELDS:
-            record[key] = parsed[key]
+        splits = [self._split(s, raw) for s, raw in zip(samples, values["raw"])]
+        for key, column in zip(OWNED_FIELDS, zip(*splits)):
+            record[key] = column[0] if one else list(column)
         for key, value in values.items():
             record[key] = value[0] if one else value
+
+    def _split(self, s: Sample, raw: str) -> tuple:
+        """reasoning, answer, status, reasoning_format, reasoning_tag, by the tp parse rule: from the
+        phases where the prompt opened the block; parsed where it did not (the model may open one)."""
+        if s.delimiters is None:
+            split = self.parser.parse_record({"raw": raw, "prompt": s.prompt})
+            return tuple(split[key] for key in OWNED_FIELDS)
+        reasoning = s.think.strip()
+        if s.think_finish not in (CLOSED, BUDGET):  # never closed: no answer
+            return reasoning, "", UNCLOSED, s.format.name, None
+        return reasoning, s.answer.strip(), VALID if reasoning else EMPTY, s.format.name, s.delimiters.close

@@ -10,8 +10,9 @@ assistant turn, the reference answer, is left out; the record's ``tools`` are re
    DeepSeek-V3.1 or Qwen3.5, is rendered with its own switch on; a prompt that already opens one
    is left byte-for-byte); ``none`` ends it with the family's own closed block where it has one
    (Qwen3's ``<think>\\n\\n</think>\\n\\n``, Kimi's ``<think></think>``; the switch off where there
-   is one), else removes the block a prefixed template opened; ``native`` leaves the
-   template's text alone.
+   is one), else removes the block a prefixed template opened and opens the answer where the
+   family has an opening for it (gpt-oss's final channel); ``native`` leaves the template's
+   text alone.
 2. ``prefix``: text the model continues; a preset or any text.
 3. ``close``: closes the block after the prefix; ``response_prefix`` seeds the answer after
    a closed block (closing an open one first; gpt-oss's goes in its final channel).
@@ -98,22 +99,25 @@ class Steerer:
         is_open = self._opens(prompt)
         if self.reasoning == "open" and not is_open:
             prompt, is_open = prompt + d.opening(), True
-        elif self.reasoning == "none":
+        answering = False  # the answer's own opening is written (harmony's final channel)
+        if self.reasoning == "none":
             if is_open:
                 cut = _last_open(t, prompt)
                 if prompt[cut.end():].strip():
                     raise RecordError("--reasoning none: the prompt ends inside a reasoning block that already has text")
                 prompt, is_open = prompt[: cut.start()], False
-                if t.own_empty:
-                    prompt += t.empty_block
-            elif t.own_empty and not self._closed(prompt):
+            if t.own_empty and not self._closed(prompt):
                 prompt += t.empty_block
+            elif not t.own_empty and d is not None:
+                # No closed block of its own: where a family opens its answer (gpt-oss's final channel), that says none.
+                opening = _answer_opening(t)
+                prompt, answering = prompt + opening, bool(opening)
         prompt += self.prefix
         if self.close or (self.options.response_prefix is not None and is_open):
             if not is_open:
                 raise RecordError("--close: the prompt has no open reasoning block to close")
             prompt += d.closing()
-        elif self.options.response_prefix is not None and d is not None and not self._closed(prompt):
+        elif self.options.response_prefix is not None and d is not None and not answering and not self._closed(prompt):
             prompt += _answer_opening(t)  # gpt-oss: the answer is the final channel
         return prompt + (self.options.response_prefix or "")
 

@@ -17,8 +17,8 @@ from .options import (
     Quiet,
     SkippedFile,
     TemplateKwargs,
+    ThinkTags,
     load_template,
-    parse_template_kwargs,
 )
 
 GENERATE_EPILOG = """[b]Examples[/b]
@@ -64,6 +64,7 @@ def generate(
     data_parallel_size: Annotated[Optional[int], typer.Option("--data-parallel-size", min=1, help="vllm: model copies the batch is shared among (see the README).")] = None,
     save_prompts: Annotated[bool, typer.Option("--save-prompts", help="Also write think_prompt and answer_prompt, the exact text each phase was given.")] = False,
     template_kwargs: TemplateKwargs = None,
+    think_tags: ThinkTags = None,
     on_error: OnError = "fail",
     input_format: InputFormat = None,
     quiet: Quiet = False,
@@ -96,26 +97,29 @@ def generate(
         "gpu_memory_utilization": gpu_memory_utilization, "tensor_parallel_size": tensor_parallel_size,
         "data_parallel_size": data_parallel_size,
     })
+    # A tokenizer named is learned before the model loads, so its errors come first.
+    prompter = _prompter(tokenizer, steer, template_kwargs, think_tags) if tokenizer is not None else None
     engine = backends.create(name, model, adapter, **engine_options)
+    if prompter is None:
+        prompter = _prompter(engine.tokenizer, steer, template_kwargs, think_tags)
+    if prompter is None and think_tags is not None:
+        raise UsageError("--think-tags needs a chat template to write them in: give --tokenizer")
 
-    generator = Generator(engine, options, _prompter(tokenizer, engine.tokenizer, steer, template_kwargs))
+    generator = Generator(engine, options, prompter)
     # One process: the model is loaded once, and each block of records is one batch per phase.
     summary = streams.write_job(inputs or [], generator, output, label="generate", on_error=on_error,
                                 workers=1, input_format=input_format)
     summary.finish("generate", skipped, quiet)
 
 
-def _prompter(tokenizer: str | None, loaded, steer: str | None, template_kwargs: str | None):
-    """A Steerer for records without a prompt: opens the family's block (so the reasoning phase
-    starts inside it) where the template has one."""
+def _prompter(tokenizer, steer: str | None, template_kwargs: str | None, think_tags: str | None):
+    """A Steerer with the learned template (a path, or the engine's tokenizer; None: no chat template):
+    it builds the prompts of records without one inside the family's open block (where the reasoning
+    phase starts), and its template tells the generator the family's close."""
     from ..steer import Steerer, SteerOptions
-    from ..template import detect
 
-    if tokenizer is not None:
-        template = load_template(tokenizer, template_kwargs)
-    elif loaded is not None and getattr(loaded, "chat_template", None):
-        template = detect(loaded, parse_template_kwargs(template_kwargs))
-    else:
+    if not isinstance(tokenizer, str) and not getattr(tokenizer, "chat_template", None):
         return None
+    template = load_template(tokenizer, template_kwargs, think_tags)
     reasoning = "open" if template.delimiters is not None else "native"
     return Steerer(template, SteerOptions(reasoning=reasoning, prefix=steer))

@@ -77,7 +77,8 @@ def ints(text: str | None, option: str) -> list[int]:
         raise UsageError(f"{option} takes comma-separated integers, e.g. 1,8,16") from None
 
 
-def load_template(tokenizer: str, kwargs: str | None, think_tags: str | None = None):
+def load_template(tokenizer, kwargs: str | None, think_tags: str | None = None):
+    """The learned template of ``tokenizer``: a path or hub name, or a tokenizer already loaded (an engine's)."""
     from .. import tokenizer as tokenizers
     from ..errors import UsageError
     from ..template import detect
@@ -87,7 +88,8 @@ def load_template(tokenizer: str, kwargs: str | None, think_tags: str | None = N
         tags = tuple(t.strip() for t in think_tags.split(","))
         if len(tags) != 2 or not all(tags):
             raise UsageError(f"--think-tags takes OPEN,CLOSE (e.g. '<reasoning>,</reasoning>'); got {think_tags!r}")
-    return detect(tokenizers.load(tokenizer), parse_template_kwargs(kwargs), tags)
+    loaded = tokenizers.load(tokenizer) if isinstance(tokenizer, str) else tokenizer
+    return detect(loaded, parse_template_kwargs(kwargs), tags)
 
 
 def record_fields(instruction: str | None, reasoning: str | None, response: str | None):

@@ -25,7 +25,11 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "corpus"
-FILES = ("reasoning_gym_eval_local_rl.jsonl", "reasoning_gym_eval_math_harness.jsonl", "reasoning_gym_eval_zeroshot_api.jsonl")
+FILES = (
+    "reasoning_gym_eval_local_rl.jsonl",
+    "reasoning_gym_eval_math_harness.jsonl",
+    "reasoning_gym_eval_zeroshot_api.jsonl",
+)
 CORPUS_TEXT_FIELDS = ("full_model_response", "response")
 BASE_PACKAGE = "thinkpack_base"
 
@@ -44,8 +48,11 @@ def corpus_texts() -> list[str]:
 
 def base_split(revision: str, folder: str):
     """``AutoFormat().split`` of ``revision``, imported as its own package (its imports are relative)."""
-    archive = subprocess.run(["git", "-C", str(REPO), "archive", f"--prefix={BASE_PACKAGE}/", f"{revision}:thinkpack_cli"],
-                             capture_output=True, check=True).stdout
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", f"--prefix={BASE_PACKAGE}/", f"{revision}:thinkpack_cli"],
+        capture_output=True,
+        check=True,
+    ).stdout
     subprocess.run(["tar", "-x", "-C", folder], input=archive, check=True)
     sys.path.insert(0, folder)
     return importlib.import_module(f"{BASE_PACKAGE}.formats").AutoFormat().split
@@ -80,9 +87,13 @@ def main() -> None:
     print(f"auto split of {len(texts):,} corpus texts, {args.rounds} rounds of one pass per side, alternating order")
     for name, label in (("base", args.base), ("tree", "this tree")):
         values = times[name]
-        print(f"  {label:>10}: median {statistics.median(values):6.1f} ms  (min {min(values):.1f}, max {max(values):.1f})")
-    print(f"  this tree / {args.base}: median ratio {statistics.median(ratios):.2f} "
-          f"(min {min(ratios):.2f}, max {max(ratios):.2f})")
+        print(
+            f"  {label:>10}: median {statistics.median(values):6.1f} ms  (min {min(values):.1f}, max {max(values):.1f})"
+        )
+    print(
+        f"  this tree / {args.base}: median ratio {statistics.median(ratios):.2f} "
+        f"(min {min(ratios):.2f}, max {max(ratios):.2f})"
+    )
 
 
 if __name__ == "__main__":

@@ -35,8 +35,11 @@ PROMPT = {"model": "teacher", "messages": [{"role": "user", "content": "What is 
 
 
 def start_teacher() -> tuple[subprocess.Popen, str]:
-    server = subprocess.Popen([sys.executable, str(ROOT / "tests" / "teacher_server.py"), "--delay", str(DELAY)],
-                              stdout=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [sys.executable, str(ROOT / "tests" / "teacher_server.py"), "--delay", str(DELAY)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     return server, f"http://127.0.0.1:{server.stdout.readline().strip()}/v1"
 
 
@@ -55,8 +58,10 @@ async def bare_aiohttp(url: str, count: int, concurrency: int) -> None:
     import aiohttp
 
     body = json.dumps(PROMPT).encode()
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency),
-                                     headers={"Content-Type": "application/json"}) as session:
+    async with aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=concurrency), headers={"Content-Type": "application/json"}
+    ) as session:
+
         async def ask():
             async with session.post(f"{url}/chat/completions", data=body) as response:
                 json.loads(await response.read())
@@ -69,6 +74,7 @@ async def bare_httpx(url: str, count: int, concurrency: int) -> None:
 
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(limits=limits, timeout=120) as client:
+
         async def ask():
             (await client.post(f"{url}/chat/completions", json=PROMPT)).json()
 
@@ -80,8 +86,10 @@ async def bare_openai(url: str, count: int, concurrency: int) -> None:
     import openai
 
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with openai.AsyncOpenAI(base_url=url, api_key="bench", max_retries=0,
-                                  http_client=openai.DefaultAsyncHttpxClient(limits=limits)) as client:
+    async with openai.AsyncOpenAI(
+        base_url=url, api_key="bench", max_retries=0, http_client=openai.DefaultAsyncHttpxClient(limits=limits)
+    ) as client:
+
         async def ask():
             await client.chat.completions.create(**PROMPT)
 
@@ -94,8 +102,12 @@ def tp_distill(url: str, count: int, concurrency: int) -> float:
 
     with tempfile.TemporaryDirectory() as folder:
         source = Path(folder) / "in.jsonl"
-        source.write_text("".join(json.dumps({"id": i, "question": f"What is {i} + 2?", "answer": str(i + 2)}) + "\n"
-                                  for i in range(count)))
+        source.write_text(
+            "".join(
+                json.dumps({"id": i, "question": f"What is {i} + 2?", "answer": str(i + 2)}) + "\n"
+                for i in range(count)
+            )
+        )
         tally = distill.Counts()
         options = distill.DistillOptions(base_url=url, model="teacher", concurrency=concurrency, id_field="id")
         distill.run([str(source)], options, str(Path(folder) / "out.jsonl"), tally, show_progress=False)
@@ -138,20 +150,43 @@ def main() -> None:
             for name, fn in clients().items():
                 best = min(measure(fn, url, count, concurrency) for _ in range(args.rounds))
                 rate = count / best
-                rows.append({"client": name, "concurrency": concurrency, "records": count, "seconds": round(best, 3),
-                             "records_per_s": round(rate, 1), "ideal_per_s": ideal, "share_of_ideal": round(rate / ideal, 3)})
-                print(f"{name:<11} c={concurrency:<3} {rate:8.1f} records/s  {rate / ideal:6.1%} of {ideal:,.0f}/s",
-                      flush=True)
+                rows.append(
+                    {
+                        "client": name,
+                        "concurrency": concurrency,
+                        "records": count,
+                        "seconds": round(best, 3),
+                        "records_per_s": round(rate, 1),
+                        "ideal_per_s": ideal,
+                        "share_of_ideal": round(rate / ideal, 3),
+                    }
+                )
+                print(
+                    f"{name:<11} c={concurrency:<3} {rate:8.1f} records/s  {rate / ideal:6.1%} of {ideal:,.0f}/s",
+                    flush=True,
+                )
     finally:
         server.kill()
         server.wait()
-    main_row = next(r for r in rows if r["client"] == "tp distill" and r["concurrency"] == 64) if 64 in args.concurrency else None
+    main_row = (
+        next(r for r in rows if r["client"] == "tp distill" and r["concurrency"] == 64)
+        if 64 in args.concurrency
+        else None
+    )
     if main_row:
         verdict = "met" if main_row["share_of_ideal"] >= GOAL else "MISSED"
-        print(f"goal: tp distill at concurrency 64 >= {GOAL:.0%} of ideal: {verdict} ({main_row['share_of_ideal']:.1%})")
+        print(
+            f"goal: tp distill at concurrency 64 >= {GOAL:.0%} of ideal: {verdict} ({main_row['share_of_ideal']:.1%})"
+        )
     DATA.mkdir(parents=True, exist_ok=True)
-    result = {"delay_s": DELAY, "goal_share_of_ideal": GOAL, "rows": rows, "cpus": os.cpu_count(),
-              "python": platform.python_version(), "rounds": args.rounds}
+    result = {
+        "delay_s": DELAY,
+        "goal_share_of_ideal": GOAL,
+        "rows": rows,
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "rounds": args.rounds,
+    }
     (DATA / "distill_results.json").write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {DATA / 'distill_results.json'}")
 

@@ -47,7 +47,9 @@ def with_ray(src: Path, out: Path) -> None:
 
     from thinkpack_cli.batches import parse_batch
 
-    ray.data.read_json(str(src)).map_batches(parse_batch, fn_kwargs={"field": "response"}).write_parquet(str(out / "ray"))
+    ray.data.read_json(str(src)).map_batches(parse_batch, fn_kwargs={"field": "response"}).write_parquet(
+        str(out / "ray")
+    )
 
 
 def main() -> None:
@@ -78,7 +80,9 @@ def main() -> None:
     cli_median = statistics.median(times["cli"])
     for name, runs in times.items():
         median = statistics.median(runs)
-        print(f"  {name:<9} {median:7.2f} s  (spread {min(runs):.2f}–{max(runs):.2f})  {median / cli_median:5.2f}× the CLI")
+        print(
+            f"  {name:<9} {median:7.2f} s  (spread {min(runs):.2f}–{max(runs):.2f})  {median / cli_median:5.2f}× the CLI"
+        )
     print(f"  ray.init  {ray_init:7.2f} s  once per cluster")
 
 

@@ -33,10 +33,14 @@ def _steps(rng: random.Random):
         lambda: f"So x^2 + {(b := r(1, 20))}x + {(c := r(1, 50))} = 0, and the discriminant is {b * b - 4 * c}.",
         lambda: f"Wait, that doesn't look right. Let me re-check the step where I divided by {r(2, 12)}.",
         lambda: f"The sum from k=1 to {(n := r(5, 200))} of k is {n}({n}+1)/2 = {n * (n + 1) // 2}.",
-        lambda: f"Hmm, √{(s := r(2, 500))} ≈ {math.sqrt(s):.4f}, and π·r² with r = {(q := r(1, 30))} gives about {math.pi * q * q:.2f}.",
+        lambda: (
+            f"Hmm, √{(s := r(2, 500))} ≈ {math.sqrt(s):.4f}, and π·r² with r = {(q := r(1, 30))} gives about {math.pi * q * q:.2f}."
+        ),
         lambda: f"Therefore the remainder of {(a := r(100, 99999))} mod {(m := r(3, 97))} is {a % m}.",
         lambda: f"Alternatively, as n → ∞ the ratio a_(n+1)/a_n tends to {rng.random() * 3:.3f}.",
-        lambda: f"Let y be the unknown. Then {(a := r(2, 9))}y − {(b := r(1, 40))} = {(c := r(1, 90))}, so y = {b + c}/{a}.",
+        lambda: (
+            f"Let y be the unknown. Then {(a := r(2, 9))}y − {(b := r(1, 40))} = {(c := r(1, 90))}, so y = {b + c}/{a}."
+        ),
         lambda: f"I think the answer might be {r(0, 999)}, but let me verify that carefully before committing.",
         lambda: f"Check: {(a := r(1, 999))} + {(b := r(1, 999))} = {a + b} ✓",
         lambda: f"By Héron's formula with sides {r(3, 9)}, {r(4, 12)}, {r(5, 15)}, the area is √(s(s−a)(s−b)(s−c)).",
@@ -72,17 +76,19 @@ def _slice(corpus: str, start: int, length: int) -> str:
     """About ``length`` characters from ``start``, cut at spaces so words stay whole."""
     begin = corpus.find(" ", start, start + 40) + 1 or start
     end = corpus.rfind(" ", begin, begin + length) if length > 40 else -1
-    return corpus[begin:end if end > begin else begin + length].strip()
+    return corpus[begin : end if end > begin else begin + length].strip()
 
 
 def _question(rng: random.Random, corpus: str) -> str:
     n = rng.randint(2, 2000)
-    head = rng.choice((
-        f"Find the number of positive integers n ≤ {n} such that",
-        f"Let S be the set of all real x with |x − {n}| < {rng.randint(1, 99)}. Compute",
-        f"A bag holds {n} marbles, {rng.randint(1, n)} of them red. Determine",
-        f"In triangle ABC, AB = {rng.randint(3, 30)}, BC = {rng.randint(3, 30)}. Find",
-    ))
+    head = rng.choice(
+        (
+            f"Find the number of positive integers n ≤ {n} such that",
+            f"Let S be the set of all real x with |x − {n}| < {rng.randint(1, 99)}. Compute",
+            f"A bag holds {n} marbles, {rng.randint(1, n)} of them red. Determine",
+            f"In triangle ABC, AB = {rng.randint(3, 30)}, BC = {rng.randint(3, 30)}. Find",
+        )
+    )
     target = rng.randint(100, 300)
     start = rng.randrange(len(corpus) - 400)
     body = _slice(corpus, start, max(0, target - len(head) - 45)).replace("\n", " ")

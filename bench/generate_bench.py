@@ -36,36 +36,54 @@ def main() -> None:
     args = parser.parse_args()
 
     import peft
+    import tiny_chat
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    import tiny_chat
     from thinkpack_cli.backends.transformers import TransformersBackend
     from thinkpack_cli.generate import GenerateOptions, Generator
 
     tok = tiny_chat.tokenizer(tiny_chat.PREFIXED)
     torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, eos_token_id=tok.eos_token_id)
+    config = LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        eos_token_id=tok.eos_token_id,
+    )
     model = LlamaForCausalLM(config)
     with torch.no_grad():  # a zero logit for </think> never wins over 400 random ones: the budget cuts every sample
         model.lm_head.weight[tok.convert_tokens_to_ids("</think>")] = 0
     with tempfile.TemporaryDirectory() as tmp:
         model.save_pretrained(f"{tmp}/model")
         tok.save_pretrained(f"{tmp}/model")
-        lora = peft.LoraConfig(r=8, lora_alpha=64, target_modules=["q_proj", "v_proj", "o_proj"], init_lora_weights=False)
+        lora = peft.LoraConfig(
+            r=8, lora_alpha=64, target_modules=["q_proj", "v_proj", "o_proj"], init_lora_weights=False
+        )
         peft.get_peft_model(model, lora).save_pretrained(f"{tmp}/adapter")
         # No end of turn: every sample runs to its limits, so both sides generate the same token counts.
         torch.set_num_threads(1)  # other processes on a small machine: one thread keeps the timings steady
         backend = TransformersBackend(f"{tmp}/model", f"{tmp}/adapter", batch_size=args.prompts)
         backend.end_ids = set()
-        prompts = [f"<|im_start|>user\nWhat is {i} + {i}?<|im_end|>\n<|im_start|>assistant\n<think>\n"
-                   for i in range(args.prompts)]
-        hybrid = Generator(backend, GenerateOptions(hybrid=True, max_think_tokens=args.think, max_answer_tokens=args.answer))
+        prompts = [
+            f"<|im_start|>user\nWhat is {i} + {i}?<|im_end|>\n<|im_start|>assistant\n<think>\n"
+            for i in range(args.prompts)
+        ]
+        hybrid = Generator(
+            backend, GenerateOptions(hybrid=True, max_think_tokens=args.think, max_answer_tokens=args.answer)
+        )
 
         def single():
-            return backend.complete(prompts, [args.think + args.answer] * len(prompts), adapter=False, stop=[],
-                                    sampling=hybrid.options.think)
+            return backend.complete(
+                prompts,
+                [args.think + args.answer] * len(prompts),
+                adapter=False,
+                stop=[],
+                sampling=hybrid.options.think,
+            )
 
         def best(run) -> float:
             times = []
@@ -77,24 +95,45 @@ def main() -> None:
 
         one = single()
         assert all(c.tokens == args.think + args.answer for c in one)
-        assert all((r["think_tokens"], r["answer_tokens"]) == (args.think, args.answer)
-                   for r in hybrid([{"prompt": p} for p in prompts])), "a sample stopped early: unequal token counts"
-        cost = {phase: dict(vars(c)) for phase, c in hybrid.cost.items()}  # one run's, copied before the timed runs add to it
-        cost["single"] = {"calls": 1, "prompts": len(one), "prefilled": sum(c.prompt_tokens for c in one),
-                          "decoded": sum(c.tokens for c in one)}
+        assert all(
+            (r["think_tokens"], r["answer_tokens"]) == (args.think, args.answer)
+            for r in hybrid([{"prompt": p} for p in prompts])
+        ), "a sample stopped early: unequal token counts"
+        cost = {
+            phase: dict(vars(c)) for phase, c in hybrid.cost.items()
+        }  # one run's, copied before the timed runs add to it
+        cost["single"] = {
+            "calls": 1,
+            "prompts": len(one),
+            "prefilled": sum(c.prompt_tokens for c in one),
+            "decoded": sum(c.tokens for c in one),
+        }
         single_s = best(single)
         hybrid_s = best(lambda: hybrid([{"prompt": p} for p in prompts]))
-    result = {"prompts": args.prompts, "think_tokens": args.think, "answer_tokens": args.answer,
-              "single_s": round(single_s, 3), "hybrid_s": round(hybrid_s, 3), "ratio": round(hybrid_s / single_s, 3),
-              "cost": cost}
-    print(f"tp generate, transformers, tiny Llama, {args.prompts} prompts x ({args.think} + {args.answer}) tokens: "
-          f"single {single_s:.2f} s, hybrid {hybrid_s:.2f} s, ratio {hybrid_s / single_s:.2f}x")
-    for phase, c in (("hybrid phase 1 (base)", cost["think"]), ("hybrid phase 2 (adapter)", cost["answer"]),
-                     ("single", cost["single"])):
+    result = {
+        "prompts": args.prompts,
+        "think_tokens": args.think,
+        "answer_tokens": args.answer,
+        "single_s": round(single_s, 3),
+        "hybrid_s": round(hybrid_s, 3),
+        "ratio": round(hybrid_s / single_s, 3),
+        "cost": cost,
+    }
+    print(
+        f"tp generate, transformers, tiny Llama, {args.prompts} prompts x ({args.think} + {args.answer}) tokens: "
+        f"single {single_s:.2f} s, hybrid {hybrid_s:.2f} s, ratio {hybrid_s / single_s:.2f}x"
+    )
+    for phase, c in (
+        ("hybrid phase 1 (base)", cost["think"]),
+        ("hybrid phase 2 (adapter)", cost["answer"]),
+        ("single", cost["single"]),
+    ):
         print(f"  {phase}: {c['calls']} calls, {c['prefilled']:,} prompt tokens prefilled, {c['decoded']:,} decoded")
     extra = cost["think"]["prefilled"] + cost["answer"]["prefilled"] - cost["single"]["prefilled"]
-    print(f"  hybrid prefills {extra:,} tokens more than single ({extra / args.prompts:.0f} per sample: "
-          "prompt + reasoning + close again, under the adapter)")
+    print(
+        f"  hybrid prefills {extra:,} tokens more than single ({extra / args.prompts:.0f} per sample: "
+        "prompt + reasoning + close again, under the adapter)"
+    )
     out = ROOT / "bench" / "data"
     out.mkdir(parents=True, exist_ok=True)
     (out / "generate_results.json").write_text(json.dumps(result, indent=2) + "\n")

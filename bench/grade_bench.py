@@ -105,8 +105,10 @@ def hardest(pairs, shown: int) -> None:
         timed.append((time.perf_counter() - started, answer, gold, verdict))
     timed.sort(key=lambda t: -t[0])
     total = sum(t[0] for t in timed)
-    print(f"{len(pairs):,} records, {len(undecided):,} distinct pairs left to Math-Verify "
-          f"({len(inputs):,} distinct Math-Verify inputs), {total:.1f} s in one process")
+    print(
+        f"{len(pairs):,} records, {len(undecided):,} distinct pairs left to Math-Verify "
+        f"({len(inputs):,} distinct Math-Verify inputs), {total:.1f} s in one process"
+    )
     for n in (10, 50, 200):
         print(f"  slowest {n}: {sum(t[0] for t in timed[:n]) / total:.0%} of it")
     for seconds, answer, gold, verdict in timed[:shown]:
@@ -117,8 +119,13 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--limit", type=int, default=None, help="only the first N records")
     ap.add_argument("--workers", type=int, default=None, help="grading processes (default: every core)")
-    ap.add_argument("--hardest", type=int, default=None, metavar="N",
-                    help="instead: time each pair left to Math-Verify alone and show the N slowest")
+    ap.add_argument(
+        "--hardest",
+        type=int,
+        default=None,
+        metavar="N",
+        help="instead: time each pair left to Math-Verify alone and show the N slowest",
+    )
     args = ap.parse_args()
     if not CORPUS.is_file():
         print(f"grade_bench: {CORPUS} not found (../shared is on developer machines only): skipped")
@@ -142,13 +149,19 @@ def main() -> int:
             differ[verdict.rule or verdict.status] += 1
     ratio = plain_seconds / tp_seconds
     results = {
-        "records": len(pairs), "distinct_pairs": len(set((a, str(g)) for a, g in pairs)),
-        "cores": os.cpu_count(), "workers": args.workers or os.cpu_count(),
-        "plain_loop_s": round(plain_seconds, 2), "tp_grader_s": round(tp_seconds, 2), "ratio": round(ratio, 2),
-        "goal": GOAL, "met": ratio >= GOAL,
+        "records": len(pairs),
+        "distinct_pairs": len(set((a, str(g)) for a, g in pairs)),
+        "cores": os.cpu_count(),
+        "workers": args.workers or os.cpu_count(),
+        "plain_loop_s": round(plain_seconds, 2),
+        "tp_grader_s": round(tp_seconds, 2),
+        "ratio": round(ratio, 2),
+        "goal": GOAL,
+        "met": ratio >= GOAL,
         "accuracy_tp": sum(v.correct for v in verdicts) / len(verdicts),
         "accuracy_plain_loop": sum(bool(p) for p in plain) / len(plain),
-        "agree_by_rule": dict(agree), "differ_by_rule": dict(differ),
+        "agree_by_rule": dict(agree),
+        "differ_by_rule": dict(differ),
         "identical_where_math_verify_decided": differ["math_verify"] == 0,
     }
     print(f"{'':<14}{'seconds':>9}{'records/s':>11}")
@@ -156,7 +169,9 @@ def main() -> int:
     print(f"{'tp grader':<14}{tp_seconds:>9.2f}{len(pairs) / tp_seconds:>11.0f}")
     print(f"ratio {ratio:.1f}x (goal >= {GOAL:g}x: {'met' if ratio >= GOAL else 'NOT met'}) on {os.cpu_count()} cores")
     print(f"verdicts where Math-Verify decided: {agree['math_verify']} identical, {differ['math_verify']} different")
-    print(f"decided by an addition of ours, differing from the plain loop: {dict(differ - Counter({'math_verify': 0})) or 'none'}")
+    print(
+        f"decided by an addition of ours, differing from the plain loop: {dict(differ - Counter({'math_verify': 0})) or 'none'}"
+    )
     out = REPO / "bench" / "data"
     out.mkdir(parents=True, exist_ok=True)
     (out / "grade_results.json").write_text(json.dumps(results, indent=2) + "\n")

@@ -55,11 +55,13 @@ GOALS = {
 # Common words, with gen.py's reasoning steps mixed in: English-like text tokenizes at ~4
 # characters a token, so the spec's lengths give its ~550 Qwen3 tokens a record (gen.py's
 # maths-dense steps alone give ~900).
-WORDS = ("the a of to and in that is for it as with was on be by this are or from at which but not have we can if "
-         "so then first next each number value answer problem step check case both total part side because since "
-         "therefore however let me think about whether would should could must given find count sum product equal "
-         "greater less than between after before again carefully result pattern method example condition remaining "
-         "original simple already means gives makes looks seems clear").split()
+WORDS = (
+    "the a of to and in that is for it as with was on be by this are or from at which but not have we can if "
+    "so then first next each number value answer problem step check case both total part side because since "
+    "therefore however let me think about whether would should could must given find count sum product equal "
+    "greater less than between after before again carefully result pattern method example condition remaining "
+    "original simple already means gives makes looks seems clear"
+).split()
 
 
 def _text(rng: random.Random, steps, chars: int) -> str:
@@ -82,8 +84,12 @@ def ensure_records(n: int) -> Path:
         tmp = path.with_suffix(".tmp")
         with open(tmp, "wb") as f:
             for i in range(n):
-                record = {"id": f"sft-{i:06d}", "instruction": _text(rng, steps, 300),
-                          "reasoning": _text(rng, steps, 1500), "response": _text(rng, steps, 400)}
+                record = {
+                    "id": f"sft-{i:06d}",
+                    "instruction": _text(rng, steps, 300),
+                    "reasoning": _text(rng, steps, 1500),
+                    "response": _text(rng, steps, 400),
+                }
                 f.write(orjson.dumps(record) + b"\n")
         os.replace(tmp, path)
     return path
@@ -106,10 +112,16 @@ def render(tokenizer, records: list[dict]) -> list[str]:
     """The training text of every record as the template writes it: Qwen3 renders
     ``reasoning_content`` as its <think> block, as tp does for native templates."""
     apply = tokenizer.apply_chat_template
-    return [apply([{"role": "user", "content": r["instruction"]},
-                   {"role": "assistant", "content": r["response"], "reasoning_content": r["reasoning"]}],
-                  tokenize=False)
-            for r in records]
+    return [
+        apply(
+            [
+                {"role": "user", "content": r["instruction"]},
+                {"role": "assistant", "content": r["response"], "reasoning_content": r["reasoning"]},
+            ],
+            tokenize=False,
+        )
+        for r in records
+    ]
 
 
 def encode_batch(tokenizer, texts: list[str]) -> list:
@@ -162,8 +174,10 @@ def main() -> None:
     ap.add_argument("--tp", help="command to run instead of tp, e.g. a prototype: 'python my_tp.py'")
     args = ap.parse_args()
     if not (args.tokenizer / "tokenizer.json").exists():
-        print(f"mask bench skipped: no Qwen3 tokenizer at {args.tokenizer} (it comes from ../shared/tokenizers, "
-              "which a clone of the repository lacks; pass --tokenizer DIR)")
+        print(
+            f"mask bench skipped: no Qwen3 tokenizer at {args.tokenizer} (it comes from ../shared/tokenizers, "
+            "which a clone of the repository lacks; pass --tokenizer DIR)"
+        )
         return
     if args.tp:
         bench.TP[:] = args.tp.split()
@@ -176,8 +190,11 @@ def main() -> None:
     tokenizer = AutoTokenizer.from_pretrained(str(args.tokenizer))
     texts = render(tokenizer, records)  # the input of the tokenize-only measurements
     tokens = sum(len(e.ids) for e in encode_batch(tokenizer, texts))
-    print(f"data: {n:,} records, {data.stat().st_size / bench.MB:.1f} MB, {tokens / n:,.0f} Qwen3 tokens a record "
-          f"({data.name})", flush=True)
+    print(
+        f"data: {n:,} records, {data.stat().st_size / bench.MB:.1f} MB, {tokens / n:,.0f} Qwen3 tokens a record "
+        f"({data.name})",
+        flush=True,
+    )
 
     out, out1, out2, out_tp = (DATA / f"mask_{name}.parquet" for name in ("tp", "tp_1", "tp_2x", "thinkpack"))
     mask = lambda src, dst: bench.run_cmd([*tp, "mask", src, "-o", dst, "--tokenizer", args.tokenizer, "-q"])  # noqa: E731
@@ -196,8 +213,13 @@ def main() -> None:
         b.notes.append("thinkpack skipped: thinkpack is not installed (make bench installs thinkpack==1.0.0)")
     else:
         conversations = thinkpack.to_conversations(records=records)
-        b.add("thinkpack user -> parquet", lambda: bench.run_cmd(
-            [sys.executable, "-c", THINKPACK_USER, args.tokenizer, data, out_tp]), data, n, writes=out_tp)
+        b.add(
+            "thinkpack user -> parquet",
+            lambda: bench.run_cmd([sys.executable, "-c", THINKPACK_USER, args.tokenizer, data, out_tp]),
+            data,
+            n,
+            writes=out_tp,
+        )
         b.add("thinkpack apply_mask", here(thinkpack.apply_mask, conversations, tokenizer), data, n)
     b.add(f"tp mask {2 * n // 1000}k (memory)", lambda: mask(data2, out2), data2, 2 * n, once=True, writes=out2)
 
@@ -216,44 +238,63 @@ def main() -> None:
     for path in (out1, out2):
         path.unlink(missing_ok=True)
 
-    print(f"\n{n:,} instruction/reasoning/response records, {tokens / n:,.0f} Qwen3 tokens each ({data.name}); "
-          "rows, tokens written: " + "; ".join(f"{k} {r:,}, {t:,}" for k, (r, t) in checks.items()))
+    print(
+        f"\n{n:,} instruction/reasoning/response records, {tokens / n:,.0f} Qwen3 tokens each ({data.name}); "
+        "rows, tokens written: " + "; ".join(f"{k} {r:,}, {t:,}" for k, (r, t) in checks.items())
+    )
     bench.print_table(b.results)
     sec = b.seconds
     ratios = {
         "thinkpack / tp mask": bench.ratio(b, "thinkpack user -> parquet", "tp mask -> parquet"),
         "tp mask / floor": bench.ratio(b, "tp mask -> parquet", "floor: render + encode_batch"),
-        "tp mask peak RSS 10k / 5k": bench.ratio(b, f"tp mask {2 * n // 1000}k (memory)", "tp mask -> parquet",
-                                                 "tree_rss_mb"),
+        "tp mask peak RSS 10k / 5k": bench.ratio(
+            b, f"tp mask {2 * n // 1000}k (memory)", "tp mask -> parquet", "tree_rss_mb"
+        ),
         "thinkpack apply_mask / tp mask": bench.ratio(b, "thinkpack apply_mask", "tp mask -> parquet"),
         "tokenizer(offsets) / encode_batch": bench.ratio(b, "tokenizer(offsets)", "encode_batch"),
     }
     if sec("tp mask -> parquet") and sec("tp mask 1 record") and sec("floor: render + encode_batch"):
         # tp's fixed cost (start-up, tokenizer load, detection) apart: what each further record costs it.
-        ratios["tp mask less 1-record run / floor"] = (
-            (sec("tp mask -> parquet") - sec("tp mask 1 record")) / sec("floor: render + encode_batch"))
+        ratios["tp mask less 1-record run / floor"] = (sec("tp mask -> parquet") - sec("tp mask 1 record")) / sec(
+            "floor: render + encode_batch"
+        )
     verdicts = bench.print_ratios(ratios, GOALS)
     # On a shared machine a burst can land in every round: say so rather than judge by a slowed run.
     for name, r in b.results.items():
         if r["others_cpu_s"] > 0.1 * r["seconds"]:
-            b.notes.append(f"{name}: even its best run shared the CPUs (others used {r['others_cpu_s']:.1f} CPU s); "
-                           "rerun on a quieter machine or with more --rounds")
+            b.notes.append(
+                f"{name}: even its best run shared the CPUs (others used {r['others_cpu_s']:.1f} CPU s); "
+                "rerun on a quieter machine or with more --rounds"
+            )
     for note in b.notes:
         print(f"note: {note}")
 
     results = {
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
-                    **versions("transformers", "tokenizers", "pyarrow", "datasets", "thinkpack")},
-        "data": {"file": data.name, "records": n, "bytes": data.stat().st_size, "tokens": tokens, "version": VERSION,
-                 "seed": SEED, "tokenizer": str(args.tokenizer)},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            **versions("transformers", "tokenizers", "pyarrow", "datasets", "thinkpack"),
+        },
+        "data": {
+            "file": data.name,
+            "records": n,
+            "bytes": data.stat().st_size,
+            "tokens": tokens,
+            "version": VERSION,
+            "seed": SEED,
+            "tokenizer": str(args.tokenizer),
+        },
         "method": "rounds of every measurement, best (minimum) run kept; subprocess timings include start-up",
         "tp": " ".join(map(str, tp)),
         "outputs_rows_tokens": checks,
         "others_busy_before_each_round": b.busy,
-        "timings": {k: {f: (round(v, 3) if isinstance(v, float) else v) for f, v in r.items()}
-                    for k, r in b.results.items()},
-        "ratios": {k: {"value": v and round(v, 3), "goal": GOALS.get(k), "verdict": verdicts[k]}
-                   for k, v in ratios.items()},
+        "timings": {
+            k: {f: (round(v, 3) if isinstance(v, float) else v) for f, v in r.items()} for k, r in b.results.items()
+        },
+        "ratios": {
+            k: {"value": v and round(v, 3), "goal": GOALS.get(k), "verdict": verdicts[k]} for k, v in ratios.items()
+        },
         "notes": b.notes,
     }
     (DATA / "mask_results.json").write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))

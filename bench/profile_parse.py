@@ -41,20 +41,28 @@ def main() -> None:
     for block in streams.Source(str(src)).blocks():
         if hasattr(block.data, "read"):  # a byte range the worker reads itself
             block = dataclasses.replace(block, data=block.data.read())
-        now = time.perf_counter(); clock["read"] += now - t
+        now = time.perf_counter()
+        clock["read"] += now - t
         rows = streams.decode_block(block)[0]
-        t = time.perf_counter(); clock["decode"] += t - now
+        t = time.perf_counter()
+        clock["decode"] += t - now
         payload = job.run(rows)[0]  # parse + encode, however MapJob does them
-        now = time.perf_counter(); clock["encode"] += now - t
+        now = time.perf_counter()
+        clock["encode"] += now - t
         records = [row[1] for row in streams.decode_block(block)[0]]  # again, untimed: parse alone
         t = time.perf_counter()
         parser(records)
-        now = time.perf_counter(); clock["parse"] += now - t; clock["encode"] -= now - t
+        now = time.perf_counter()
+        clock["parse"] += now - t
+        clock["encode"] -= now - t
         view = memoryview(payload)
         while view:
-            view = view[os.write(fd, view):]
-        t = time.perf_counter(); clock["write"] += t - now
-        sizes["in"] += block.size; sizes["out"] += len(payload); sizes["records"] += len(rows)
+            view = view[os.write(fd, view) :]
+        t = time.perf_counter()
+        clock["write"] += t - now
+        sizes["in"] += block.size
+        sizes["out"] += len(payload)
+        sizes["records"] += len(rows)
     os.close(fd)
     total = sum(clock.values())
     print(f"{sizes['records']:,} records, {sizes['in'] / 1e6:.0f} MB in, {sizes['out'] / 1e6:.0f} MB out; one process")

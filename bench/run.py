@@ -79,8 +79,15 @@ def thinkpack_peer(src: Path, dst: Path) -> None:
             record = loads(line)
             r = parse(record["response"], model_info=info)
             record["reasoning"], record["answer"], record["reasoning_tag"] = r.reasoning, r.answer, r.reasoning_tag
-            record["status"] = ("valid" if r.has_valid_reasoning else "empty" if r.has_empty_reasoning
-                                else "truncated" if r.has_truncated_reasoning else "missing")
+            record["status"] = (
+                "valid"
+                if r.has_valid_reasoning
+                else "empty"
+                if r.has_empty_reasoning
+                else "truncated"
+                if r.has_truncated_reasoning
+                else "missing"
+            )
             out.write(dumps(record, option=nl))
 
 
@@ -131,8 +138,12 @@ def run_cmd(cmd: list, stdout=subprocess.DEVNULL) -> dict:
     if proc.returncode != 0:
         tail = err.read_text(errors="replace").strip()[-400:]
         raise RuntimeError(f"{' '.join(map(str, cmd[1:]))} exited {proc.returncode}: {tail}")
-    return {"seconds": seconds, "cpu_s": usage.ru_utime + usage.ru_stime,
-            "max_rss_mb": peak[1] / MB or None, "tree_rss_mb": peak[0] / MB or None}
+    return {
+        "seconds": seconds,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
+        "max_rss_mb": peak[1] / MB or None,
+        "tree_rss_mb": peak[0] / MB or None,
+    }
 
 
 # ---------------------------------------------------------------------------- measuring
@@ -153,8 +164,10 @@ class Bench:
         for i in range(rounds):
             busy = wait_quiet()
             self.busy.append(round(busy, 2))
-            print(f"round {i + 1}/{rounds}" + (f" (others kept {busy:.0%} of the CPUs busy)" if busy > QUIET else ""),
-                  flush=True)
+            print(
+                f"round {i + 1}/{rounds}" + (f" (others kept {busy:.0%} of the CPUs busy)" if busy > QUIET else ""),
+                flush=True,
+            )
             for name, fn, src, records, once, writes in self.plan:
                 if (once and i) or name in self.runs and self.runs[name] is None:
                     continue
@@ -173,7 +186,9 @@ class Bench:
                     self.runs[name] = None
                     continue
                 self.runs.setdefault(name, []).append(info)
-                print(f"  {name:<34} {info['seconds']:7.2f} s  (others used {info['others_cpu_s']:.1f} CPU s)", flush=True)
+                print(
+                    f"  {name:<34} {info['seconds']:7.2f} s  (others used {info['others_cpu_s']:.1f} CPU s)", flush=True
+                )
         for name, _, src, records, *_ in self.plan:
             if self.runs.get(name):
                 self.results[name] = self._row(self.runs[name], src, records)
@@ -276,7 +291,9 @@ def main() -> None:
     b = Bench()
     b.add("floor_rw", lambda: floor_rw(data, scratch), data, n, writes=scratch)
     b.add("floor_r(raw)", lambda: floor_r(data), data, n)
-    b.add("tp parse -> jsonl", lambda: run_cmd([*TP, "parse", data, "-o", out, "-q"]), data, n, writes=out)  # read below
+    b.add(
+        "tp parse -> jsonl", lambda: run_cmd([*TP, "parse", data, "-o", out, "-q"]), data, n, writes=out
+    )  # read below
     b.add("tp parse -> parquet", lambda: run_cmd([*TP, "parse", data, "-o", out_pq, "-q"]), data, n, writes=out_pq)
     b.add("floor_r(parsed)", lambda: floor_r(out), out, n)
     b.add("floor_rw(parsed)", lambda: floor_rw(out, scratch), out, n, writes=scratch)
@@ -290,13 +307,28 @@ def main() -> None:
     # alone are measured with grading off, grading on its own subset.
     b.add("tp stats parsed --json", lambda: run_cmd([*TP, "stats", out, "--json", "--grader", "none"]), out, n)
     b.add("tp stats raw --json", lambda: run_cmd([*TP, "stats", data, "--json", "--grader", "none"]), data, n)
-    b.add(f"tp stats --gold ({n_small // 1000}k)",
-          lambda: run_cmd([*TP, "stats", small, "--gold", "gold", "--json"]), small, n_small)
+    b.add(
+        f"tp stats --gold ({n_small // 1000}k)",
+        lambda: run_cmd([*TP, "stats", small, "--gold", "gold", "--json"]),
+        small,
+        n_small,
+    )
     out2 = DATA / "out_2x.jsonl"
-    b.add("tp parse 2x file (memory)", lambda: run_cmd([*TP, "parse", double, "-o", out2, "-q"]), double, 2 * n,
-          once=True, writes=out2)
-    b.add("tp stats raw 2x file (memory)", lambda: run_cmd([*TP, "stats", double, "--json", "--grader", "none"]),
-          double, 2 * n, once=True)
+    b.add(
+        "tp parse 2x file (memory)",
+        lambda: run_cmd([*TP, "parse", double, "-o", out2, "-q"]),
+        double,
+        2 * n,
+        once=True,
+        writes=out2,
+    )
+    b.add(
+        "tp stats raw 2x file (memory)",
+        lambda: run_cmd([*TP, "stats", double, "--json", "--grader", "none"]),
+        double,
+        2 * n,
+        once=True,
+    )
 
     print(f"timing: {args.rounds} rounds, best run kept ({os.cpu_count()} CPUs)", flush=True)
     b.run(args.rounds)
@@ -314,12 +346,16 @@ def ratio(b: Bench, a: str, c: str, key: str = "seconds") -> float | None:
 
 def print_table(results: dict) -> None:
     """The timings table (Bench.results), one row per measurement."""
-    print(f"{'measurement':<34} {'seconds':>8} {'CPU s':>7} {'MB/s':>8} {'records/s':>11} {'peak proc MB':>12} "
-          f"{'peak tree MB':>12} {'others CPU s':>12}")
+    print(
+        f"{'measurement':<34} {'seconds':>8} {'CPU s':>7} {'MB/s':>8} {'records/s':>11} {'peak proc MB':>12} "
+        f"{'peak tree MB':>12} {'others CPU s':>12}"
+    )
     for name, r in results.items():
         mem = lambda v: f"{v:,.0f}" if v else "-"  # noqa: E731
-        print(f"{name:<34} {r['seconds']:8.2f} {r['cpu_s']:7.2f} {r['mb_s']:8.1f} {r['records_s']:11,.0f} "
-              f"{mem(r['max_rss_mb']):>12} {mem(r['tree_rss_mb']):>12} {r['others_cpu_s']:12.2f}")
+        print(
+            f"{name:<34} {r['seconds']:8.2f} {r['cpu_s']:7.2f} {r['mb_s']:8.1f} {r['records_s']:11,.0f} "
+            f"{mem(r['max_rss_mb']):>12} {mem(r['tree_rss_mb']):>12} {r['others_cpu_s']:12.2f}"
+        )
 
 
 def print_ratios(ratios: dict, goals: dict) -> dict:
@@ -342,8 +378,10 @@ def print_ratios(ratios: dict, goals: dict) -> dict:
 
 
 def report(b: Bench, data: Path, n: int, mix: dict) -> None:
-    print(f"\n{n:,} records, {data.stat().st_size / MB:,.0f} MB ({data.name}); "
-          f"tp status mix of the first {SMALL:,}: {mix}")
+    print(
+        f"\n{n:,} records, {data.stat().st_size / MB:,.0f} MB ({data.name}); "
+        f"tp status mix of the first {SMALL:,}: {mix}"
+    )
     print_table(b.results)
 
     ratios = {
@@ -367,15 +405,29 @@ def report(b: Bench, data: Path, n: int, mix: dict) -> None:
         print(f"note: {note}")
 
     results = {
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
-                    "orjson": orjson.__version__},
-        "data": {"file": data.name, "records": n, "bytes": data.stat().st_size, "generator": gen.VERSION,
-                 "seed": gen.SEED, "status_mix_first_20k": mix},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "orjson": orjson.__version__,
+        },
+        "data": {
+            "file": data.name,
+            "records": n,
+            "bytes": data.stat().st_size,
+            "generator": gen.VERSION,
+            "seed": gen.SEED,
+            "status_mix_first_20k": mix,
+        },
         "method": "rounds of every measurement, best (minimum) run kept; subprocess timings include start-up",
         "tp": " ".join(map(str, TP)),
         "others_busy_before_each_round": b.busy,
-        "timings": {k: {f: (round(v, 3) if isinstance(v, float) else v) for f, v in r.items()} for k, r in b.results.items()},
-        "ratios": {k: {"value": v and round(v, 3), "goal": GOALS.get(k), "verdict": verdicts[k]} for k, v in ratios.items()},
+        "timings": {
+            k: {f: (round(v, 3) if isinstance(v, float) else v) for f, v in r.items()} for k, r in b.results.items()
+        },
+        "ratios": {
+            k: {"value": v and round(v, 3), "goal": GOALS.get(k), "verdict": verdicts[k]} for k, v in ratios.items()
+        },
         "notes": b.notes,
     }
     (DATA / "results.json").write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))

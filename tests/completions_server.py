@@ -67,10 +67,17 @@ class CompletionsServer:
         for prompt in prompts:
             size = len(self.tokenizer(prompt, add_special_tokens=False)["input_ids"])
             if size + body["max_tokens"] > context:  # vLLM's check, in its words (a 400 BadRequestError)
-                return 400, {"error": {"message": (
-                    f"'max_tokens' or 'max_completion_tokens' is too large: {body['max_tokens']}. This model's maximum "
-                    f"context length is {context} tokens and your request has {size} input tokens "
-                    f"({body['max_tokens']} > {context} - {size})."), "type": "BadRequestError", "code": 400}}
+                return 400, {
+                    "error": {
+                        "message": (
+                            f"'max_tokens' or 'max_completion_tokens' is too large: {body['max_tokens']}. This model's maximum "
+                            f"context length is {context} tokens and your request has {size} input tokens "
+                            f"({body['max_tokens']} > {context} - {size})."
+                        ),
+                        "type": "BadRequestError",
+                        "code": 400,
+                    }
+                }
         with self.lock:
             choices = [self.complete(p, body) | {"index": i} for i, p in enumerate(prompts)]
         return 200, {"object": "text_completion", "model": body["model"], "choices": choices}
@@ -86,15 +93,20 @@ class CompletionsServer:
         if body.get("seed") is not None:
             torch.manual_seed(body["seed"])
         base = not self.names[body["model"]] and hasattr(self.model, "disable_adapter")
-        with torch.inference_mode(), (self.model.disable_adapter() if base else contextlib.nullcontext()):
-            out = self.model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=body["max_tokens"],
-                                      do_sample=sample, pad_token_id=self.tokenizer.eos_token_id,
-                                      **({"stop_strings": stop, "tokenizer": self.tokenizer} if stop else {}),
-                                      **({"temperature": body["temperature"], "top_p": body.get("top_p", 1.0)} if sample else {}))
-        new = out[0, ids.shape[1]:].tolist()
+        with torch.inference_mode(), self.model.disable_adapter() if base else contextlib.nullcontext():
+            out = self.model.generate(
+                ids,
+                attention_mask=torch.ones_like(ids),
+                max_new_tokens=body["max_tokens"],
+                do_sample=sample,
+                pad_token_id=self.tokenizer.eos_token_id,
+                **({"stop_strings": stop, "tokenizer": self.tokenizer} if stop else {}),
+                **({"temperature": body["temperature"], "top_p": body.get("top_p", 1.0)} if sample else {}),
+            )
+        new = out[0, ids.shape[1] :].tolist()
         finish, stop_reason = "length", None
         if self.tokenizer.eos_token_id in new:
-            new, finish = new[:new.index(self.tokenizer.eos_token_id)], "stop"
+            new, finish = new[: new.index(self.tokenizer.eos_token_id)], "stop"
         if any(s in self.tokenizer.decode(new) for s in stop):  # cut after the token that completes the first one
             shortest, longest = 1, len(new)
             while shortest < longest:
@@ -108,9 +120,13 @@ class CompletionsServer:
             new, finish = new[:shortest], "stop"
         text = self.tokenizer.decode(new)
         if stop_reason is not None:
-            text = text[:text.index(stop_reason)]
+            text = text[: text.index(stop_reason)]
         tokens = [self.tokenizer.decode([t]) for t in new]
         if finish == "stop" and stop_reason is None:  # vLLM lists the end-of-turn token too, though text has none
             tokens.append(self.tokenizer.decode([self.tokenizer.eos_token_id]))
-        return {"text": text, "finish_reason": finish, "stop_reason": stop_reason,
-                "logprobs": {"tokens": tokens, "token_logprobs": [0.0] * len(tokens)}}
+        return {
+            "text": text,
+            "finish_reason": finish,
+            "stop_reason": stop_reason,
+            "logprobs": {"tokens": tokens, "token_logprobs": [0.0] * len(tokens)},
+        }

@@ -69,8 +69,14 @@ def _chat_responses(records):
     out = []
     for r in records:
         rest = {k: v for k, v in r.items() if k != "response"}
-        out.append(rest | {"choices": [{"index": 0, "message": {"role": "assistant", "content": r["response"]},
-                                        "finish_reason": "stop"}]})
+        out.append(
+            rest
+            | {
+                "choices": [
+                    {"index": 0, "message": {"role": "assistant", "content": r["response"]}, "finish_reason": "stop"}
+                ]
+            }
+        )
     return out
 
 
@@ -78,8 +84,11 @@ def _parsed_samples():
     """eval_samples_n3 as one record per sample (prompt_id: the prompt's id), parsed."""
     from thinkpack_cli.parse import Parser
 
-    rows = [{k: v for k, v in r.items() if k not in ("response", "id")} | {"prompt_id": r["id"], "response": text}
-            for r in _read(SAMPLES / "eval_samples_n3.jsonl") for text in r["response"]]
+    rows = [
+        {k: v for k, v in r.items() if k not in ("response", "id")} | {"prompt_id": r["id"], "response": text}
+        for r in _read(SAMPLES / "eval_samples_n3.jsonl")
+        for text in r["response"]
+    ]
     return [Parser().parse_record(r) for r in rows]
 
 
@@ -89,7 +98,9 @@ def _sft():
     whole) is quick on a CPU."""
     closed = [r for r in _read(SAMPLES / "run_b.jsonl") if _closed(r)]
     chosen = sorted(closed, key=lambda r: len(r["question"]) + len(r["response"]))[:8]
-    return [{"uid": r["id"], "instruction": r["question"], "response": r["response"], "gold": r["gold"]} for r in chosen]
+    return [
+        {"uid": r["id"], "instruction": r["question"], "response": r["response"], "gold": r["gold"]} for r in chosen
+    ]
 
 
 def _r1_traces():
@@ -102,17 +113,36 @@ def _r1_traces():
     for r in _sft():
         split = parser.parse_record({"response": r["response"]})
         assert split["status"] == "valid", split
-        out.append({"uid": r["uid"], "instruction": r["instruction"], "reasoning": split["reasoning"],
-                    "response": split["answer"], "teacher": "DeepSeek-R1", "gold": r["gold"]})
+        out.append(
+            {
+                "uid": r["uid"],
+                "instruction": r["instruction"],
+                "reasoning": split["reasoning"],
+                "response": split["answer"],
+                "teacher": "DeepSeek-R1",
+                "gold": r["gold"],
+            }
+        )
     return out
 
 
 def _chats():
     """Two-turn chats in OpenAI form, reasoning inline in the assistant content."""
     sft = _sft()
-    return [{"id": f"chat-{i}", "messages": [m for r in pair for m in (
-                {"role": "user", "content": r["instruction"]}, {"role": "assistant", "content": r["response"]})]}
-            for i, pair in enumerate(zip(sft[0::2], sft[1::2]))]
+    return [
+        {
+            "id": f"chat-{i}",
+            "messages": [
+                m
+                for r in pair
+                for m in (
+                    {"role": "user", "content": r["instruction"]},
+                    {"role": "assistant", "content": r["response"]},
+                )
+            ],
+        }
+        for i, pair in enumerate(zip(sft[0::2], sft[1::2]))
+    ]
 
 
 def _questions(n: int):
@@ -124,8 +154,9 @@ FILES = {
     "runs/run_a.jsonl": lambda: _chat_responses(_read(SAMPLES / "run_a.jsonl")),
     "runs/run_b.jsonl": lambda: _chat_responses(_read(SAMPLES / "run_b.jsonl")),
     # R1-Distill outputs: the bundled records whose prompt opened the block (outputs hold only the close).
-    "r1_outputs.jsonl": lambda: [r for r in _read(SAMPLES / "eval_outputs.jsonl")
-                                 if str(r.get("construction", "")).startswith("prefixed")],
+    "r1_outputs.jsonl": lambda: [
+        r for r in _read(SAMPLES / "eval_outputs.jsonl") if str(r.get("construction", "")).startswith("prefixed")
+    ],
     "parsed.jsonl": _parsed_samples,
     # Two checkpoints' runs; each record names its problem as eval harnesses do (problem_id).
     "baseline.jsonl": lambda: [r | {"problem_id": r["id"]} for r in _read(SAMPLES / "run_a.jsonl")],
@@ -138,8 +169,10 @@ FILES = {
     "prompts.jsonl": lambda: [{"id": r["id"], "question": r["question"]} for r in _questions(8)],
     "qa.jsonl": lambda: [{"id": r["id"], "question": r["question"], "answer": r["gold"]} for r in _questions(4)],
     "math.jsonl": lambda: [{"id": r["id"], "problem": r["question"], "gold": r["gold"]} for r in _questions(4)],
-    "attempts.jsonl": lambda: [{"id": r["id"], "question": r["question"], "gold": r["gold"],
-                                "attempt": r["model_answer"]} for r in _questions(4)],
+    "attempts.jsonl": lambda: [
+        {"id": r["id"], "question": r["question"], "gold": r["gold"], "attempt": r["model_answer"]}
+        for r in _questions(4)
+    ],
 }
 TEXTS = {
     "my_prompt.jinja": "{{ question }}\n\nThe known answer is {{ answer }}. Reason your way to it inside <think></think>.\n",
@@ -152,7 +185,11 @@ TEXTS = {
 # task is ``name|fewshots`` (tasks/lighteval_task.py). Doc's fields are tasks/requests.py's and
 # ModelResponse's models/model_output.py's, each at its default unless a generative task sets it.
 LIGHTEVAL_DATE = "2025-11-05T14-43-47.148527"
-LIGHTEVAL_TASKS = ("products", "polynomial_equations", "family_relationships")  # reasoning-gym datasets of the n=3 samples
+LIGHTEVAL_TASKS = (
+    "products",
+    "polynomial_equations",
+    "family_relationships",
+)  # reasoning-gym datasets of the n=3 samples
 
 
 def _lighteval_rows(dataset: str) -> list[dict]:
@@ -161,17 +198,47 @@ def _lighteval_rows(dataset: str) -> list[dict]:
     rows = []
     for i, r in enumerate(x for x in _read(SAMPLES / "eval_samples_n3.jsonl") if x["dataset"] == dataset):
         texts = r["response"]
-        doc = {"query": r["question"], "choices": [r["gold"]], "gold_index": 0, "instruction": None, "images": None,
-               "specific": None, "unconditioned_query": None, "original_query": None, "id": str(i),
-               "task_name": task, "fewshot_samples": [], "sampling_methods": ["GENERATIVE"],
-               "fewshot_sorting_class": None, "generation_size": int(r["max_tokens"]), "stop_sequences": [],
-               "use_logits": False, "num_samples": len(texts), "generation_grammar": None}
-        response = {"input": r["question"], "input_tokens": [], "text": texts, "output_tokens": [],
-                    "text_post_processed": None, "reasonings": [None] * len(texts), "logprobs": [],
-                    "argmax_logits_eq_gold": [], "logits": None, "unconditioned_logprobs": None,
-                    "truncated_tokens_count": 0, "padded_tokens_count": 0}
-        rows.append({"doc": doc, "model_response": response,
-                     "metric": {f"pass@k:k=1&n={len(texts)}": sum(r["score"]) / len(r["score"])}})
+        doc = {
+            "query": r["question"],
+            "choices": [r["gold"]],
+            "gold_index": 0,
+            "instruction": None,
+            "images": None,
+            "specific": None,
+            "unconditioned_query": None,
+            "original_query": None,
+            "id": str(i),
+            "task_name": task,
+            "fewshot_samples": [],
+            "sampling_methods": ["GENERATIVE"],
+            "fewshot_sorting_class": None,
+            "generation_size": int(r["max_tokens"]),
+            "stop_sequences": [],
+            "use_logits": False,
+            "num_samples": len(texts),
+            "generation_grammar": None,
+        }
+        response = {
+            "input": r["question"],
+            "input_tokens": [],
+            "text": texts,
+            "output_tokens": [],
+            "text_post_processed": None,
+            "reasonings": [None] * len(texts),
+            "logprobs": [],
+            "argmax_logits_eq_gold": [],
+            "logits": None,
+            "unconditioned_logprobs": None,
+            "truncated_tokens_count": 0,
+            "padded_tokens_count": 0,
+        }
+        rows.append(
+            {
+                "doc": doc,
+                "model_response": response,
+                "metric": {f"pass@k:k=1&n={len(texts)}": sum(r["score"]) / len(r["score"])},
+            }
+        )
     assert rows, f"no bundled n=3 samples of {dataset}"
     return rows
 
@@ -207,12 +274,24 @@ def scripted_model(tokenizer_dir: Path, path: Path) -> None:
 
     end, close, so = one("<|im_end|>"), one("</think>"), one(" So")
     script = {so: close, one("\n\n"): one("4"), one("4"): end}
-    assert tok.encode("x</think>\n\n", add_special_tokens=False)[-1] == one("\n\n"), "the answer phase starts after \\n\\n"
+    assert tok.encode("x</think>\n\n", add_special_tokens=False)[-1] == one("\n\n"), (
+        "the answer phase starts after \\n\\n"
+    )
     torch.manual_seed(0)
     # Qwen3-8B's context (40960), so tp's default thinking budget fits as it does on the real model.
-    config = Qwen3Config(vocab_size=len(tok), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
-                         num_attention_heads=2, num_key_value_heads=1, head_dim=8, max_position_embeddings=40960,
-                         tie_word_embeddings=False, eos_token_id=end, pad_token_id=tok.pad_token_id or end)
+    config = Qwen3Config(
+        vocab_size=len(tok),
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        head_dim=8,
+        max_position_embeddings=40960,
+        tie_word_embeddings=False,
+        eos_token_id=end,
+        pad_token_id=tok.pad_token_id or end,
+    )
     model = Qwen3ForCausalLM(config)
     with torch.no_grad():
         for layer in model.model.layers:
@@ -245,9 +324,18 @@ def tiny_random_model(tokenizer):
     from transformers import Qwen3Config, Qwen3ForCausalLM
 
     torch.manual_seed(0)
-    return Qwen3ForCausalLM(Qwen3Config(vocab_size=len(tokenizer), hidden_size=16, intermediate_size=32,
-                                        num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1,
-                                        head_dim=8, tie_word_embeddings=False))
+    return Qwen3ForCausalLM(
+        Qwen3Config(
+            vocab_size=len(tokenizer),
+            hidden_size=16,
+            intermediate_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            num_key_value_heads=1,
+            head_dim=8,
+            tie_word_embeddings=False,
+        )
+    )
 
 
 def _missing_modules(*names: str) -> str | None:
@@ -281,15 +369,23 @@ class World:
                     self.golds[question] = str(r["gold"])
         for name, text in TEXTS.items():
             (self.template / name).write_text(text, encoding="utf-8")
-        self.lazy = {**{name: self._tokenizer for name in TOKENIZERS},
-                     MODEL: self._model, ADAPTER: self._adapter, "train.parquet": self._train,
-                     "details_*.parquet": self._details, "details.parquet": self._details}
+        self.lazy = {
+            **{name: self._tokenizer for name in TOKENIZERS},
+            MODEL: self._model,
+            ADAPTER: self._adapter,
+            "train.parquet": self._train,
+            "details_*.parquet": self._details,
+            "details.parquet": self._details,
+        }
         self.names = sorted([*FILES, *TEXTS, *self.lazy])
         self.bin = Path(sys.executable).parent
         self.env = {k: v for k, v in os.environ.items() if k not in ("TP_DEBUG",)} | {
             "PATH": f"{self.bin}{os.pathsep}{os.environ.get('PATH', '')}",
-            "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
-            "HF_HOME": str(root / "hf"), "TOKENIZERS_PARALLELISM": "false",
+            "HF_HUB_OFFLINE": "1",
+            "TRANSFORMERS_OFFLINE": "1",
+            "HF_DATASETS_OFFLINE": "1",
+            "HF_HOME": str(root / "hf"),
+            "TOKENIZERS_PARALLELISM": "false",
             "GITHUB_STEP_SUMMARY": "step_summary.md",  # relative: inside each command's own copy
             "TEACHER_KEY": "docs-world-key",  # --api-key-env TEACHER_KEY
         }
@@ -354,8 +450,13 @@ class World:
         why = self._build("Qwen3-8B")
         if why:
             return why
-        done = subprocess.run(["tp", "mask", "sft.jsonl", "-o", name, "-t", "Qwen3-8B", "-q"],
-                              cwd=self.template, env=self.env, capture_output=True, text=True)
+        done = subprocess.run(
+            ["tp", "mask", "sft.jsonl", "-o", name, "-t", "Qwen3-8B", "-q"],
+            cwd=self.template,
+            env=self.env,
+            capture_output=True,
+            text=True,
+        )
         assert done.returncode == 0, f"tp mask for the world's {name} failed: {done.stderr}"
         rows = pq.read_metadata(self.template / name).num_rows
         assert rows == len(FILES["sft.jsonl"]()), f"the world's {name} holds {rows} of sft.jsonl's records"
@@ -397,14 +498,14 @@ class World:
         with self._lock:
             if self._completions is None:
                 import peft
-                from transformers import AutoModelForCausalLM, AutoTokenizer
-
                 from completions_server import CompletionsServer
+                from transformers import AutoModelForCausalLM, AutoTokenizer
 
                 why = self._build(ADAPTER)
                 assert why is None, why  # the command's prepare() built it, or skipped the command
-                model = peft.PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(self.heavy / "model"),
-                                                       self.heavy / "adapter").eval()
+                model = peft.PeftModel.from_pretrained(
+                    AutoModelForCausalLM.from_pretrained(self.heavy / "model"), self.heavy / "adapter"
+                ).eval()
                 tok = AutoTokenizer.from_pretrained(self.heavy / "model")
                 self._completions = CompletionsServer(model, tok, base_name=SERVED, adapter_name=ADAPTER).__enter__()
             return self._completions.url
@@ -419,8 +520,10 @@ class World:
 
         if request.path.endswith("/chat/completions"):
             gold = next((g for q, g in self.golds.items() if q in request.prompt), "4")
-            return answer(f"<feedback>The attempt starts well; check the last step.</feedback>\n"
-                          f"<solution>Redo the last step carefully: \\boxed{{{gold}}}.</solution>\n\n"
-                          f"The answer is \\boxed{{{gold}}}.",
-                          reasoning_content=f"Work through the problem step by step until it gives {gold}.")
+            return answer(
+                f"<feedback>The attempt starts well; check the last step.</feedback>\n"
+                f"<solution>Redo the last step carefully: \\boxed{{{gold}}}.</solution>\n\n"
+                f"The answer is \\boxed{{{gold}}}.",
+                reasoning_content=f"Work through the problem step by step until it gives {gold}.",
+            )
         return Reply(404, json.dumps({"error": {"message": f"no route {request.path}"}}).encode())

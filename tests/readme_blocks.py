@@ -110,20 +110,20 @@ def pipeline(command: str) -> list[str]:
         c = command[i]
         if quote:
             if c == "\\" and quote == '"' and i + 1 < len(command):
-                current.append(command[i:i + 2])
+                current.append(command[i : i + 2])
                 i += 2
                 continue
             quote = None if c == quote else quote
         elif c in "'\"":
             quote = c
         elif c == "\\" and i + 1 < len(command):
-            current.append(command[i:i + 2])
+            current.append(command[i : i + 2])
             i += 2
             continue
         elif c == "#" and (i == 0 or command[i - 1].isspace()):
             break  # a comment, which may hold a pipe of its own
         elif c == "|":
-            if command[i + 1:i + 2] == "|":
+            if command[i + 1 : i + 2] == "|":
                 current.append("||")
                 i += 2
                 continue
@@ -235,7 +235,14 @@ def options_section(commands: dict) -> str:
     """What goes between the markers: one collapsed table per command."""
     parts = [BEGIN, ""]
     for name, command in commands.items():
-        parts += [f"<details><summary><code>tp {name}</code></summary>", "", options_table(command), "", "</details>", ""]
+        parts += [
+            f"<details><summary><code>tp {name}</code></summary>",
+            "",
+            options_table(command),
+            "",
+            "</details>",
+            "",
+        ]
     parts.append(END)
     return "\n".join(parts)
 
@@ -245,7 +252,7 @@ def with_options(markdown: str, commands: dict) -> str:
     start, end = markdown.find(BEGIN), markdown.find(END)
     if start < 0 or end < start:
         raise ValueError(f"the README has no {BEGIN} … {END} section")
-    return markdown[:start] + options_section(commands) + markdown[end + len(END):]
+    return markdown[:start] + options_section(commands) + markdown[end + len(END) :]
 
 
 def main(argv: list[str]) -> int:
@@ -268,8 +275,15 @@ if __name__ == "__main__":
 
 # What ``...`` in a call stands for (the reader's own arguments), and the arguments the README's
 # free names ``args`` get: one CPU step, nothing saved or reported.
-TRAINING = {"output_dir": "trainer_out", "max_steps": 1, "per_device_train_batch_size": 2, "report_to": "none",
-            "save_strategy": "no", "use_cpu": True, "disable_tqdm": True}
+TRAINING = {
+    "output_dir": "trainer_out",
+    "max_steps": 1,
+    "per_device_train_batch_size": 2,
+    "report_to": "none",
+    "save_strategy": "no",
+    "use_cpu": True,
+    "disable_tqdm": True,
+}
 PRELUDE = ("model", "tok", "args")  # names a snippet may use without defining them
 _UNSET = object()
 
@@ -332,8 +346,12 @@ def instrument(source: str, filename: str):
             node.args = [a for a in node.args if not (isinstance(a, ast.Constant) and a.value is Ellipsis)]
             given = {k.arg for k in node.keywords}
             node.keywords += [ast.keyword(k, ast.Constant(v)) for k, v in TRAINING.items() if k not in given]
-    tree.body = [ast.Expr(ast.Call(ast.Name("__check__", ast.Load()), [s.value, ast.Constant(s.end_lineno)], []))
-                 if isinstance(s, ast.Expr) else s for s in tree.body]
+    tree.body = [
+        ast.Expr(ast.Call(ast.Name("__check__", ast.Load()), [s.value, ast.Constant(s.end_lineno)], []))
+        if isinstance(s, ast.Expr)
+        else s
+        for s in tree.body
+    ]
     return compile(ast.fix_missing_locations(tree), filename, "exec")
 
 
@@ -349,7 +367,9 @@ def check_value(value, expected, line: int, where: str) -> None:
         return
     if isinstance(value, Trainer):
         value.train()
-        assert value.state.global_step == TRAINING["max_steps"], f"{where} line {line}: the trainer did not take its step"
+        assert value.state.global_step == TRAINING["max_steps"], (
+            f"{where} line {line}: the trainer did not take its step"
+        )
         columns = getattr(value.train_dataset, "column_names", [])
         assert "labels" in columns, f"{where} line {line}: the trainer dropped the labels tp wrote ({columns})"
 
@@ -359,12 +379,16 @@ def run_python(source: str, where: str, first_line: int) -> None:
     import docs_world
 
     expected = _expected(source)
-    namespace = {"__name__": "__readme__",
-                 "__check__": lambda v, line: check_value(v, expected.get(line, _UNSET), first_line + line - 1, where)}
+    namespace = {
+        "__name__": "__readme__",
+        "__check__": lambda v, line: check_value(v, expected.get(line, _UNSET), first_line + line - 1, where),
+    }
     free = free_names(source) & set(PRELUDE)
     if free:
         from transformers import AutoTokenizer, TrainingArguments
 
         tok = AutoTokenizer.from_pretrained(docs_world.TOKENIZER_FOR_SNIPPETS)
-        namespace.update({"tok": tok, "model": docs_world.tiny_random_model(tok), "args": TrainingArguments(**TRAINING)})
+        namespace.update(
+            {"tok": tok, "model": docs_world.tiny_random_model(tok), "args": TrainingArguments(**TRAINING)}
+        )
     exec(instrument(source, where), namespace)

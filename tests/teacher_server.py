@@ -43,16 +43,27 @@ class Reply:
     hold: bool = False  # answer only once the test calls TeacherServer.release()
 
 
-def answer(content: str | None, reasoning_content: str | None = None, finish: str = "stop",
-           prompt_tokens: int = 10, completion_tokens: int = 20, delay: float = 0.0) -> Reply:
+def answer(
+    content: str | None,
+    reasoning_content: str | None = None,
+    finish: str = "stop",
+    prompt_tokens: int = 10,
+    completion_tokens: int = 20,
+    delay: float = 0.0,
+) -> Reply:
     message = {"role": "assistant", "content": content}
     if reasoning_content is not None:
         message["reasoning_content"] = reasoning_content
     body = {
-        "id": "chatcmpl-test", "object": "chat.completion", "model": "teacher",
+        "id": "chatcmpl-test",
+        "object": "chat.completion",
+        "model": "teacher",
         "choices": [{"index": 0, "message": message, "finish_reason": finish}],
-        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                  "total_tokens": prompt_tokens + completion_tokens},
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
     }
     return Reply(body=json.dumps(body).encode(), delay=delay)
 
@@ -61,8 +72,16 @@ def error(status: int, message: str = "error", headers: dict[str, str] | None = 
     return Reply(status, json.dumps({"error": {"message": message}}).encode(), headers or {})
 
 
-_REASONS = {200: "OK", 307: "Temporary Redirect", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
-            429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable"}
+_REASONS = {
+    200: "OK",
+    307: "Temporary Redirect",
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
 
 
 class TeacherServer:

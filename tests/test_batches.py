@@ -23,16 +23,24 @@ TP = [sys.executable, "-m", "thinkpack_cli"]
 
 OUTPUTS = [
     {"id": i, "response": text, "gold": gold}
-    for i, (text, gold) in enumerate([
-        ("<think>2 and 2</think>The answer is $\\boxed{4}$", "4"),
-        ("<think>3 and 3</think>$\\frac{12}{2}$", "6"),
-        ("<think>never closed", "1"),
-        ("no reasoning, 7", "8"),
-    ] * 3)
+    for i, (text, gold) in enumerate(
+        [
+            ("<think>2 and 2</think>The answer is $\\boxed{4}$", "4"),
+            ("<think>3 and 3</think>$\\frac{12}{2}$", "6"),
+            ("<think>never closed", "1"),
+            ("no reasoning, 7", "8"),
+        ]
+        * 3
+    )
 ]
 CHATS = [
-    {"id": i, "messages": [{"role": "user", "content": f"What is {i} + {i}?"},
-                           {"role": "assistant", "content": f"<think>{i} and {i}</think>{2 * i}"}]}
+    {
+        "id": i,
+        "messages": [
+            {"role": "user", "content": f"What is {i} + {i}?"},
+            {"role": "assistant", "content": f"<think>{i} and {i}</think>{2 * i}"},
+        ],
+    }
     for i in range(12)
 ]
 
@@ -69,8 +77,11 @@ def test_parse_batch_honours_the_tokenizer(folder):
 
 
 def test_a_batch_is_never_changed(folder):
-    for fn, rows, options in ((parse_batch, OUTPUTS, {}), (mask_batch, CHATS, {"tokenizer": folder}),
-                              (steer_batch, CHATS, {"tokenizer": folder, "prefix": "Let me think."})):
+    for fn, rows, options in (
+        (parse_batch, OUTPUTS, {}),
+        (mask_batch, CHATS, {"tokenizer": folder}),
+        (steer_batch, CHATS, {"tokenizer": folder, "prefix": "Let me think."}),
+    ):
         batch = columns(rows)
         before = copy.deepcopy(batch)
         fn(batch, **options)
@@ -97,8 +108,10 @@ def test_engines_batches_read_alike(folder):
     table = pa.Table.from_pylist(CHATS)
     assert mask_batch(table, tokenizer=folder) == plain
     assert mask_batch(table.to_pandas(), tokenizer=folder) == plain
-    as_numpy = {"id": np.array([r["id"] for r in CHATS]),
-                "messages": np.array([np.array(r["messages"], dtype=object) for r in CHATS], dtype=object)}
+    as_numpy = {
+        "id": np.array([r["id"] for r in CHATS]),
+        "messages": np.array([np.array(r["messages"], dtype=object) for r in CHATS], dtype=object),
+    }
     assert mask_batch(as_numpy, tokenizer=folder) == plain
 
 
@@ -150,13 +163,16 @@ def ray_cluster():
 
 
 @pytest.mark.parametrize("kind", ["parse", "mask"])
-def test_ray_read_json_map_batches_write_parquet_gives_what_the_command_writes(ray_cluster, folder, expected,
-                                                                                 tmp_path, kind):
+def test_ray_read_json_map_batches_write_parquet_gives_what_the_command_writes(
+    ray_cluster, folder, expected, tmp_path, kind
+):
     import pyarrow.parquet as pq
 
     rows, fn, options = calls(folder)[kind]
     source = tmp_path / "in.jsonl"
     source.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    ray_cluster.data.read_json(str(source)).map_batches(fn, fn_kwargs=options, batch_size=5).write_parquet(str(tmp_path / "out"))
+    ray_cluster.data.read_json(str(source)).map_batches(fn, fn_kwargs=options, batch_size=5).write_parquet(
+        str(tmp_path / "out")
+    )
     written = pq.read_table(tmp_path / "out").to_pylist()
     assert sorted(written, key=lambda r: r["id"]) == expected[kind]

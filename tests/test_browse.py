@@ -60,19 +60,25 @@ def test_wrong_filter_grades_each_sample_of_a_list(path):
 
 def test_where_filter(path):
     result = tp("head", path, "--where", 'model == "a" and step >= 300', "--grader", "none")
-    assert headers(result.stdout) == [f"── {path}:3 · valid", f"── {path}:5 · sample 0 · valid",
-                                      f"── {path}:5 · sample 1 · valid"]
+    assert headers(result.stdout) == [
+        f"── {path}:3 · valid",
+        f"── {path}:5 · sample 0 · valid",
+        f"── {path}:5 · sample 1 · valid",
+    ]
 
 
-@pytest.mark.parametrize("text,record,holds", [
-    ('model == "x"', {"model": "x"}, True),
-    ('meta.model != "x"', {"meta": {"model": "y"}}, True),
-    ("step > 10 or not done", {"step": 3, "done": False}, True),
-    ('benchmark in ["aime24", "aime25"]', {"benchmark": "aime25"}, True),
-    ("outputs[0].tokens < 100", {"outputs": [{"tokens": 150}]}, False),
-    ("missing_field > 1", {}, False),  # None compared with a number does not hold, and is no error
-    ("flag == true", {"flag": True}, True),
-])
+@pytest.mark.parametrize(
+    "text,record,holds",
+    [
+        ('model == "x"', {"model": "x"}, True),
+        ('meta.model != "x"', {"meta": {"model": "y"}}, True),
+        ("step > 10 or not done", {"step": 3, "done": False}, True),
+        ('benchmark in ["aime24", "aime25"]', {"benchmark": "aime25"}, True),
+        ("outputs[0].tokens < 100", {"outputs": [{"tokens": 150}]}, False),
+        ("missing_field > 1", {}, False),  # None compared with a number does not hold, and is no error
+        ("flag == true", {"flag": True}, True),
+    ],
+)
 def test_where_language(text, record, holds):
     assert Where(text)(record) is holds
 

@@ -64,8 +64,12 @@ def test_plain_parse_does_not_import_transformers(tmp_path):
 def test_no_colour_or_progress_when_not_a_terminal(tmp_path):
     path = tmp_path / "in.jsonl"
     path.write_text("".join(json.dumps({"response": f"<think>{i}</think>{i}"}) + "\n" for i in range(50)))
-    result = subprocess.run([sys.executable, "-m", "thinkpack_cli", "stats", str(path)],
-                            capture_output=True, text=True, env={"CI": "true", "PATH": ""})
+    result = subprocess.run(
+        [sys.executable, "-m", "thinkpack_cli", "stats", str(path)],
+        capture_output=True,
+        text=True,
+        env={"CI": "true", "PATH": ""},
+    )
     assert result.returncode == 0
     assert "\x1b[" not in result.stdout + result.stderr
     assert result.stderr == f"tp stats {path}: 50 records read, 50 counted, 0 skipped\n"
@@ -79,8 +83,14 @@ def test_usage_error_from_typer_exits_2():
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["parse", "--on-error", "x"], "tp: error: Invalid value for '--on-error': Value error, 'x' is not one of 'fail', 'skip'. (see 'tp parse --help')\n"),
-        (["stats", "--grader", "fuzzy", "-"], "tp: error: Invalid value for '--grader': Value error, 'fuzzy' is not one of 'math', 'exact', 'none'. (see 'tp stats --help')\n"),
+        (
+            ["parse", "--on-error", "x"],
+            "tp: error: Invalid value for '--on-error': Value error, 'x' is not one of 'fail', 'skip'. (see 'tp parse --help')\n",
+        ),
+        (
+            ["stats", "--grader", "fuzzy", "-"],
+            "tp: error: Invalid value for '--grader': Value error, 'fuzzy' is not one of 'math', 'exact', 'none'. (see 'tp stats --help')\n",
+        ),
         (["parse", "--bogus"], "tp: error: No such option: --bogus (see 'tp parse --help')\n"),
         (["nosuch"], "tp: error: No such command 'nosuch'. (see 'tp --help')\n"),
     ],
@@ -91,11 +101,17 @@ def test_click_usage_errors_are_one_line_like_tps_own(args, message):
     assert (result.returncode, result.stderr) == (2, message)
 
 
-@pytest.mark.parametrize("command, option, choices", [
-    ("parse", "--input-format", "<jsonl|parquet|arrow>"), ("stats", "--grader", "<math|exact|none>"),
-    ("mask", "--train-turns", "<last|all>"), ("mask", "--overflow", "<truncate|drop>"),
-    ("distill", "--keep", "<correct|first|all>"), ("generate", "--backend", "<vllm|transformers|openai>"),
-])
+@pytest.mark.parametrize(
+    "command, option, choices",
+    [
+        ("parse", "--input-format", "<jsonl|parquet|arrow>"),
+        ("stats", "--grader", "<math|exact|none>"),
+        ("mask", "--train-turns", "<last|all>"),
+        ("mask", "--overflow", "<truncate|drop>"),
+        ("distill", "--keep", "<correct|first|all>"),
+        ("generate", "--backend", "<vllm|transformers|openai>"),
+    ],
+)
 def test_an_option_with_fixed_choices_shows_them_in_help(command, option, choices):
     result = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "200"})
     line = next(line for line in result.stdout.splitlines() if line.lstrip("│ ").startswith(option + " "))
@@ -105,8 +121,11 @@ def test_an_option_with_fixed_choices_shows_them_in_help(command, option, choice
 def test_broken_pipe_is_quiet(tmp_path):
     path = tmp_path / "in.jsonl"
     path.write_text("".join(json.dumps({"response": "x" * 1000}) + "\n" for _ in range(20000)))
-    parse = subprocess.Popen([sys.executable, "-m", "thinkpack_cli", "parse", "-q", str(path)],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    parse = subprocess.Popen(
+        [sys.executable, "-m", "thinkpack_cli", "parse", "-q", str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     parse.stdout.readline()
     parse.stdout.close()  # the reader goes away, as `| head -1` does
     assert parse.wait() == 0
@@ -118,8 +137,9 @@ def test_no_input_at_a_terminal_is_a_usage_error():
     import pty
 
     leader, follower = pty.openpty()
-    result = subprocess.run([sys.executable, "-m", "thinkpack_cli", "parse"], stdin=follower, capture_output=True,
-                            text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "thinkpack_cli", "parse"], stdin=follower, capture_output=True, text=True, timeout=60
+    )
     os.close(leader)
     os.close(follower)
     assert result.returncode == 2

@@ -26,8 +26,12 @@ def jsonl(path, records):
 
 
 # Newcombe (1998), "Two-sided confidence intervals for the single proportion", Table I, method 3 (Wilson).
-NEWCOMBE = [((81, 263), (0.2553, 0.3662)), ((15, 148), (0.0624, 0.1605)), ((0, 20), (0.0, 0.1611)),
-            ((1, 29), (0.0061, 0.1718))]
+NEWCOMBE = [
+    ((81, 263), (0.2553, 0.3662)),
+    ((15, 148), (0.0624, 0.1605)),
+    ((0, 20), (0.0, 0.1611)),
+    ((1, 29), (0.0061, 0.1718)),
+]
 
 
 @pytest.mark.parametrize("counts,expected", NEWCOMBE)
@@ -95,8 +99,11 @@ def test_paired_delta_interval_and_se_against_the_differences():
 
 
 def _run(ids, correct_ids, samples=1):
-    return [{"id": i, "response": f"<think>t</think>\\boxed{{{1 if i in correct_ids else 0}}}", "gold": "1"}
-            for i in ids for _ in range(samples)]
+    return [
+        {"id": i, "response": f"<think>t</think>\\boxed{{{1 if i in correct_ids else 0}}}", "gold": "1"}
+        for i in ids
+        for _ in range(samples)
+    ]
 
 
 def test_stats_rows_carry_intervals_and_gates_read_them(tmp_path):
@@ -122,13 +129,17 @@ def test_stats_rows_carry_intervals_and_gates_read_them(tmp_path):
     noise = stats(base, noisy, "--id", "id", "--grader", "exact", "-q", *gate)
     assert noise.exit_code == 0, noise.output
     # …where a point threshold fails the same noise.
-    assert stats(base, noisy, "--id", "id", "--grader", "exact", "-q", "--fail-if", "delta.accuracy < -0.02").exit_code == 1
+    assert (
+        stats(base, noisy, "--id", "id", "--grader", "exact", "-q", "--fail-if", "delta.accuracy < -0.02").exit_code
+        == 1
+    )
 
 
 def test_several_samples_per_prompt_use_the_prompt_bootstrap(tmp_path):
     ids = [f"q{i}" for i in range(12)]
-    records = [{"id": i, "response": f"\\boxed{{{int(k < j % 4)}}}", "gold": "1"}
-               for j, i in enumerate(ids) for k in range(4)]
+    records = [
+        {"id": i, "response": f"\\boxed{{{int(k < j % 4)}}}", "gold": "1"} for j, i in enumerate(ids) for k in range(4)
+    ]
     result = stats(jsonl(tmp_path / "r.jsonl", records), "--id", "id", "--grader", "exact", "--json", "-q")
     assert result.exit_code == 0, result.output
     row = json.loads(result.stdout)
@@ -146,8 +157,12 @@ def test_csv_carries_the_interval_columns(tmp_path):
 
 
 # Newcombe (1998), "Interval estimation for the difference between independent proportions", Table II, method 10.
-NEWCOMBE_DIFFERENCES = [((56, 70, 48, 80), (0.0524, 0.3339)), ((9, 10, 3, 10), (0.1705, 0.8090)),
-                        ((6, 7, 2, 7), (0.0582, 0.8062)), ((5, 56, 0, 29), (-0.0381, 0.1926))]
+NEWCOMBE_DIFFERENCES = [
+    ((56, 70, 48, 80), (0.0524, 0.3339)),
+    ((9, 10, 3, 10), (0.1705, 0.8090)),
+    ((6, 7, 2, 7), (0.0582, 0.8062)),
+    ((5, 56, 0, 29), (-0.0381, 0.1926)),
+]
 
 
 @pytest.mark.parametrize("counts,expected", NEWCOMBE_DIFFERENCES)
@@ -160,10 +175,13 @@ def test_rate_change_interval_matches_newcombe(counts, expected):
 def test_gates_on_a_rate_change_interval(tmp_path):
     ids = [f"q{i}" for i in range(60)]
     base = jsonl(tmp_path / "base.jsonl", _run(ids, set(ids)))
-    cut = [{"id": i, "response": "<think>never closed" if n < 12 else "<think>t</think>\\boxed{1}", "gold": "1"}
-           for n, i in enumerate(ids)]
+    cut = [
+        {"id": i, "response": "<think>never closed" if n < 12 else "<think>t</think>\\boxed{1}", "gold": "1"}
+        for n, i in enumerate(ids)
+    ]
     worse = jsonl(tmp_path / "worse.jsonl", cut)
     second = json.loads(stats(base, worse, "--grader", "exact", "--json", "-q").stdout)[1]
-    assert (second["delta"]["truncated_rate.ci_low"], second["delta"]["truncated_rate.ci_high"]) == \
-        pytest.approx(confidence.newcombe(0, 60, 12, 60))
+    assert (second["delta"]["truncated_rate.ci_low"], second["delta"]["truncated_rate.ci_high"]) == pytest.approx(
+        confidence.newcombe(0, 60, 12, 60)
+    )
     assert stats(base, worse, "--grader", "exact", "-q", "--fail-if", "delta.truncated_rate.ci_low > 0").exit_code == 1

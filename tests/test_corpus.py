@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from thinkpack_cli.errors import RecordError
-from thinkpack_cli.parse import Parser, ParseOptions
+from thinkpack_cli.parse import ParseOptions, Parser
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "samples"
@@ -78,9 +78,16 @@ def test_readme_counts_hold_for_the_data(corpus_dir, name):
     found = Counter(records=len(texts), text_null=sum(t is None for t in texts))
     for t in texts:  # a null text counts as neither, and not as blank
         o, c = t is not None and "<think>" in t, t is not None and "</think>" in t
-        found.update(has_open=o, has_close=c, both=o and c, open_only=o and not c, close_only=c and not o,
-                     neither=not (o or c), empty_think_block=t is not None and bool(re.search(r"<think>\s*</think>", t)),
-                     empty_or_whitespace_text=t is not None and not t.strip())
+        found.update(
+            has_open=o,
+            has_close=c,
+            both=o and c,
+            open_only=o and not c,
+            close_only=c and not o,
+            neither=not (o or c),
+            empty_think_block=t is not None and bool(re.search(r"<think>\s*</think>", t)),
+            empty_or_whitespace_text=t is not None and not t.strip(),
+        )
     assert {k: found[k] for k in found} == {k: want[k] for k in found}
 
 
@@ -92,13 +99,16 @@ def test_think_tag_files(corpus_dir, name):
     u = n["unbalanced"]
     assert u == {"reasoning_gym_eval_local_rl.jsonl": 7, "reasoning_gym_eval_math_harness.jsonl": 0}[name]
     assert statuses(parse(corpus_dir, name)) == +Counter(
-        valid=n["both"] + n["close_only"] - u, truncated=n["open_only"] + u, missing=n["neither"])
+        valid=n["both"] + n["close_only"] - u, truncated=n["open_only"] + u, missing=n["neither"]
+    )
     # --no-prefixed: a close without an open is content.
     assert statuses(parse(corpus_dir, name, prefixed=False)) == +Counter(
-        valid=n["both"] - u, truncated=n["open_only"] + u, missing=n["neither"] + n["close_only"])
+        valid=n["both"] - u, truncated=n["open_only"] + u, missing=n["neither"] + n["close_only"]
+    )
     # --prefixed: every output starts inside a block, so one without any tag was never closed.
     assert statuses(parse(corpus_dir, name, prefixed=True)) == +Counter(
-        valid=n["both"] + n["close_only"] - u, truncated=n["open_only"] + n["neither"] + u)
+        valid=n["both"] + n["close_only"] - u, truncated=n["open_only"] + n["neither"] + u
+    )
 
 
 @pytest.mark.parametrize("name", THINK_TAG_FILES)
@@ -135,11 +145,17 @@ def test_misguided_split_reasoning_and_inline_think(corpus_dir):
     n = readme_counts(corpus_dir)[name]
     out = parse(corpus_dir, name)
     assert statuses(out) == Counter(
-        valid=n["thinking_nonempty"], truncated=n["open_only"], error=n["text_null"],
-        missing=n["neither"] - n["text_null"] - n["thinking_nonempty"])
+        valid=n["thinking_nonempty"],
+        truncated=n["open_only"],
+        error=n["text_null"],
+        missing=n["neither"] - n["text_null"] - n["thinking_nonempty"],
+    )
     ok = [r for r in out if not isinstance(r, RecordError)]
     assert {(r["status"], r["reasoning_format"], r["reasoning_tag"]) for r in ok} == {
-        ("valid", "field", "thinking"), ("truncated", "think", "<think>"), ("missing", None, None)}
+        ("valid", "field", "thinking"),
+        ("truncated", "think", "<think>"),
+        ("missing", None, None),
+    }
     assert {str(e) for e in out if isinstance(e, RecordError)} == {"field 'output' is null, not a string"}
 
 
@@ -156,26 +172,50 @@ HAND_CHECKED = [
     ("reasoning_gym_eval_local_rl.jsonl", 1, "truncated", "To determine the pattern in the sequence", ""),
     ("reasoning_gym_eval_local_rl.jsonl", 6, "valid", "think: To determine the day of the week", "answer: Saturday"),
     ("reasoning_gym_eval_local_rl.jsonl", 10, "missing", None, ""),
-    ("reasoning_gym_eval_local_rl.jsonl", 55, "valid", "For the given examples, the rule appears",
-     "8 6 9\n6 8 9\n6 9 9"),  # the <answer> wrapper's body
+    (
+        "reasoning_gym_eval_local_rl.jsonl",
+        55,
+        "valid",
+        "For the given examples, the rule appears",
+        "8 6 9\n6 8 9\n6 9 9",
+    ),  # the <answer> wrapper's body
     ("reasoning_gym_eval_local_rl.jsonl", 70, "valid", "Counting rectangles involves", "60"),
     # An answer, then a new block cut off: the answer follows the last block, which never closed.
     ("reasoning_gym_eval_local_rl.jsonl", 687, "truncated", "The string to be transformed is 'bcbbab'", ""),
-    ("reasoning_gym_eval_math_harness.jsonl", 1, "truncated", "To solve the problem, we need to find the least prime", ""),
-    ("reasoning_gym_eval_math_harness.jsonl", 15, "valid", "To solve this problem, we need to determine the set",
-     "\\boxed{55}"),  # an unclosed wrapper: its body runs to the end
+    (
+        "reasoning_gym_eval_math_harness.jsonl",
+        1,
+        "truncated",
+        "To solve the problem, we need to find the least prime",
+        "",
+    ),
+    (
+        "reasoning_gym_eval_math_harness.jsonl",
+        15,
+        "valid",
+        "To solve this problem, we need to determine the set",
+        "\\boxed{55}",
+    ),  # an unclosed wrapper: its body runs to the end
     ("reasoning_gym_eval_zeroshot_api.jsonl", 2, "missing", None, ""),
     ("reasoning_gym_eval_zeroshot_api.jsonl", 21, "missing", None, "<answer>husband</answer>"),
     ("misguided_attention_outputs.jsonl", 1, "valid", "**Analyzing crossing strategy**", ""),
     ("misguided_attention_outputs.jsonl", 4, "truncated", "Okay, so I have a 6-liter jug and a 12-liter jug", ""),
-    ("misguided_attention_outputs.jsonl", 17, "valid", "Okay, let's see. The problem says that 50 machines",
-     ...),  # ...: the whole `output`, stripped
+    (
+        "misguided_attention_outputs.jsonl",
+        17,
+        "valid",
+        "Okay, let's see. The problem says that 50 machines",
+        ...,
+    ),  # ...: the whole `output`, stripped
     ("misguided_attention_outputs.jsonl", 827, "missing", None, ""),
 ]
 
 
-@pytest.mark.parametrize("name, line, status, reasoning, answer", HAND_CHECKED,
-                         ids=[f"{n.removesuffix('.jsonl')}:{line}" for n, line, *_ in HAND_CHECKED])
+@pytest.mark.parametrize(
+    "name, line, status, reasoning, answer",
+    HAND_CHECKED,
+    ids=[f"{n.removesuffix('.jsonl')}:{line}" for n, line, *_ in HAND_CHECKED],
+)
 def test_hand_checked(corpus_dir, name, line, status, reasoning, answer):
     record = copy.deepcopy(records(corpus_dir, name)[line - 1])
     [out] = Parser(ParseOptions(field=FIELDS[name]))([record])
@@ -203,8 +243,9 @@ def test_null_output_names_the_line(corpus_dir):
 
 
 def test_samples_rebuild_identically(corpus_dir, tmp_path):
-    proc = subprocess.run([sys.executable, str(SAMPLES / "build.py"), str(tmp_path)], capture_output=True, text=True,
-                          timeout=300)
+    proc = subprocess.run(
+        [sys.executable, str(SAMPLES / "build.py"), str(tmp_path)], capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 0, proc.stderr
     for name in ("eval_outputs.jsonl", "eval_samples_n3.jsonl", "run_a.jsonl", "run_b.jsonl"):
         assert (tmp_path / name).read_bytes() == (SAMPLES / name).read_bytes(), name

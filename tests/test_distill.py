@@ -37,14 +37,20 @@ def scripted(script: dict[str, list[Reply]], default: Reply = GOOD):
 
 
 def write_records(path: Path, names, **fields) -> Path:
-    path.write_text("".join(json.dumps({"id": name, "question": f"Question {name}?", "answer": "4", **fields}) + "\n"
-                            for name in names))
+    path.write_text(
+        "".join(
+            json.dumps({"id": name, "question": f"Question {name}?", "answer": "4", **fields}) + "\n" for name in names
+        )
+    )
     return path
 
 
 def tp_distill(server: TeacherServer, *args: str, env: dict | None = None):
-    result = CliRunner().invoke(cli.app, ["distill", "--base-url", server.url, "--model", "teacher", *FAST, *args],
-                                env={"OPENAI_API_KEY": KEY, **(env or {})})
+    result = CliRunner().invoke(
+        cli.app,
+        ["distill", "--base-url", server.url, "--model", "teacher", *FAST, *args],
+        env={"OPENAI_API_KEY": KEY, **(env or {})},
+    )
     if result.exception and not isinstance(result.exception, SystemExit):
         raise result.exception
     return result
@@ -73,8 +79,10 @@ def assert_key_nowhere(result, *paths: Path) -> None:
 
 def test_construct_takes_reasoning_content_or_parses_the_text(tmp_path):
     records = write_records(tmp_path / "in.jsonl", ["a", "b"], extra={"kept": [1, 2]})
-    script = {"a": [answer("4", reasoning_content="Two and two: 4.")],
-              "b": [answer("<think>\nCount: 1, 2, 3, 4.\n</think>\n\nIt is 4.", prompt_tokens=7, completion_tokens=30)]}
+    script = {
+        "a": [answer("4", reasoning_content="Two and two: 4.")],
+        "b": [answer("<think>\nCount: 1, 2, 3, 4.\n</think>\n\nIt is 4.", prompt_tokens=7, completion_tokens=30)],
+    }
     with TeacherServer(scripted(script)) as server:
         result = tp_distill(server, str(records), "-o", str(tmp_path / "out.jsonl"))
     assert result.exit_code == 0, result.output
@@ -82,10 +90,20 @@ def test_construct_takes_reasoning_content_or_parses_the_text(tmp_path):
     assert out["a"]["reasoning"] == "Two and two: 4."
     assert out["b"]["reasoning"] == "Count: 1, 2, 3, 4."
     assert {k: v for k, v in out["b"].items() if k not in ("reasoning", "distill")} == {
-        "id": "b", "question": "Question b?", "answer": "4", "extra": {"kept": [1, 2]}}
+        "id": "b",
+        "question": "Question b?",
+        "answer": "4",
+        "extra": {"kept": [1, 2]},
+    }
     meta = out["b"]["distill"]
-    assert meta == {"key": meta["key"], "model": "teacher", "sample": 0, "kept": 1,
-                    "prompt_tokens": 7, "completion_tokens": 30}
+    assert meta == {
+        "key": meta["key"],
+        "model": "teacher",
+        "sample": 0,
+        "kept": 1,
+        "prompt_tokens": 7,
+        "completion_tokens": 30,
+    }
     assert meta["key"].startswith("hash:")
     prompt = next(r for r in server.requests if "Question b?" in r.prompt)
     assert "The correct final answer is: 4" in prompt.prompt
@@ -98,8 +116,22 @@ def test_solve_grades_and_keeps_correct_first_or_all(tmp_path):
     script = {"right": [GOOD], "wrong": [wrong], "third": [wrong, wrong, GOOD]}
     records = write_records(tmp_path / "in.jsonl", ["right", "wrong", "third"])
     with TeacherServer(scripted(script)) as server:
-        first = tp_distill(server, str(records), "-o", str(tmp_path / "first.jsonl"), "--mode", "solve",
-                           "--grader", "exact", "--n", "3", "--keep", "first", "--id", "id")
+        first = tp_distill(
+            server,
+            str(records),
+            "-o",
+            str(tmp_path / "first.jsonl"),
+            "--mode",
+            "solve",
+            "--grader",
+            "exact",
+            "--n",
+            "3",
+            "--keep",
+            "first",
+            "--id",
+            "id",
+        )
         assert first.exit_code == 0, first.output
         assert [requests_of(server, n) for n in ("right", "wrong", "third")] == [1, 3, 3]
     out = by_id(tmp_path / "first.jsonl")
@@ -111,12 +143,31 @@ def test_solve_grades_and_keeps_correct_first_or_all(tmp_path):
     assert errors["wrong"]["reason"] == "no usable sample in 3: 3× wrong answer"
 
     with TeacherServer(scripted(script)) as server:
-        every = tp_distill(server, str(records), "-o", str(tmp_path / "all.jsonl"), "--mode", "solve",
-                           "--grader", "exact", "--n", "3", "--keep", "all")
-    lines = sorted((r["id"], r["distill"]["sample"], r["distill"]["kept"], r["correct"])
-                   for r in read_jsonl(tmp_path / "all.jsonl"))
-    assert lines == [*[("right", i, 3, True) for i in range(3)], ("third", 0, 3, False), ("third", 1, 3, False),
-                     ("third", 2, 3, True), *[("wrong", i, 3, False) for i in range(3)]]
+        every = tp_distill(
+            server,
+            str(records),
+            "-o",
+            str(tmp_path / "all.jsonl"),
+            "--mode",
+            "solve",
+            "--grader",
+            "exact",
+            "--n",
+            "3",
+            "--keep",
+            "all",
+        )
+    lines = sorted(
+        (r["id"], r["distill"]["sample"], r["distill"]["kept"], r["correct"])
+        for r in read_jsonl(tmp_path / "all.jsonl")
+    )
+    assert lines == [
+        *[("right", i, 3, True) for i in range(3)],
+        ("third", 0, 3, False),
+        ("third", 1, 3, False),
+        ("third", 2, 3, True),
+        *[("wrong", i, 3, False) for i in range(3)],
+    ]
     assert "3 records read: 3 done, 0 rejected, 0 failed" in every.stderr
     assert "9 lines appended" in every.stderr
 
@@ -125,18 +176,25 @@ def test_solve_keep_correct_keeps_every_correct_sample(tmp_path):
     wrong = answer("<think>Guessing.</think>\\boxed{5}")
     records = write_records(tmp_path / "in.jsonl", ["mixed"])
     with TeacherServer(scripted({"mixed": [GOOD, wrong, GOOD, wrong]})) as server:
-        tp_distill(server, str(records), "-o", str(tmp_path / "out.jsonl"), "--mode", "solve", "--grader", "exact",
-                   "--n", "4")
+        tp_distill(
+            server, str(records), "-o", str(tmp_path / "out.jsonl"), "--mode", "solve", "--grader", "exact", "--n", "4"
+        )
     lines = read_jsonl(tmp_path / "out.jsonl")
     assert [(r["distill"]["sample"], r["distill"]["kept"], r["correct"]) for r in lines] == [(0, 2, True), (2, 2, True)]
 
 
 def test_solve_uses_the_math_grader_of_tp_stats(tmp_path):
     records = tmp_path / "in.jsonl"
-    records.write_text(json.dumps({"id": "half", "question": "Question half?", "gold": "1/2"}) + "\n"
-                       + json.dumps({"id": "three", "question": "Question three?", "gold": "3"}) + "\n")
-    script = {"half": [answer("<think>Halve it.</think>So the answer is $0.5$.")],
-              "three": [answer("<think>Add.</think>\\boxed{4}")]}
+    records.write_text(
+        json.dumps({"id": "half", "question": "Question half?", "gold": "1/2"})
+        + "\n"
+        + json.dumps({"id": "three", "question": "Question three?", "gold": "3"})
+        + "\n"
+    )
+    script = {
+        "half": [answer("<think>Halve it.</think>So the answer is $0.5$.")],
+        "three": [answer("<think>Add.</think>\\boxed{4}")],
+    }
     with TeacherServer(scripted(script)) as server:
         tp_distill(server, str(records), "-o", str(tmp_path / "out.jsonl"), "--mode", "solve", "--keep", "all")
     assert {r["id"]: r["correct"] for r in read_jsonl(tmp_path / "out.jsonl")} == {"half": True, "three": False}
@@ -144,15 +202,22 @@ def test_solve_uses_the_math_grader_of_tp_stats(tmp_path):
 
 def test_feedback_stores_feedback_and_guided_solution(tmp_path):
     records = write_records(tmp_path / "in.jsonl", ["ok", "half"], attempt="2 + 2 = 5, since 2 + 3 = 5")
-    good = answer("<feedback>You added 3 instead of 2.</feedback>\n<solution>Start from 2 + 2: that is 4. "
-                  "\\boxed{4}</solution>", reasoning_content="The student slipped.")
-    with TeacherServer(scripted({"ok": [good], "half": [answer("<feedback>Close.</feedback> The answer is 4.")]})) as server:
+    good = answer(
+        "<feedback>You added 3 instead of 2.</feedback>\n<solution>Start from 2 + 2: that is 4. \\boxed{4}</solution>",
+        reasoning_content="The student slipped.",
+    )
+    with TeacherServer(
+        scripted({"ok": [good], "half": [answer("<feedback>Close.</feedback> The answer is 4.")]})
+    ) as server:
         result = tp_distill(server, str(records), "-o", str(tmp_path / "out.jsonl"), "--mode", "feedback")
     assert "2 + 2 = 5, since 2 + 3 = 5" in server.requests[0].prompt
     out = by_id(tmp_path / "out.jsonl")
     assert list(out) == ["ok"]
     assert (out["ok"]["reasoning"], out["ok"]["feedback"], out["ok"]["guided_solution"]) == (
-        "The student slipped.", "You added 3 instead of 2.", "Start from 2 + 2: that is 4. \\boxed{4}")
+        "The student slipped.",
+        "You added 3 instead of 2.",
+        "Start from 2 + 2: that is 4. \\boxed{4}",
+    )
     assert by_id(tmp_path / "out.errors.jsonl")["half"]["reason"] == "no <solution>…</solution> in the response"
     assert "2 records read: 1 done, 1 rejected, 0 failed" in result.stderr
 
@@ -163,15 +228,28 @@ def test_custom_template_sees_the_record(tmp_path):
     records = tmp_path / "in.jsonl"
     records.write_text(json.dumps({"id": "t1", "topic": "sums"}) + "\n" + json.dumps({"id": "t2"}) + "\n")
     with TeacherServer(scripted({})) as server:
-        result = tp_distill(server, str(records), "-o", str(tmp_path / "out.jsonl"), "--prompt-template",
-                            str(template), "--on-error", "skip")
+        result = tp_distill(
+            server,
+            str(records),
+            "-o",
+            str(tmp_path / "out.jsonl"),
+            "--prompt-template",
+            str(template),
+            "--on-error",
+            "skip",
+        )
     assert [r.prompt for r in server.requests] == ["Question t1? Topic: SUMS."]
     assert "1 done, 0 rejected, 0 failed, 1 unreadable" in result.stderr
-    assert "skipped" in result.stderr and "in.jsonl:2: prompt template: 'dict object' has no attribute 'topic'" in result.stderr
+    assert (
+        "skipped" in result.stderr
+        and "in.jsonl:2: prompt template: 'dict object' has no attribute 'topic'" in result.stderr
+    )
 
     template.write_text("{% if %}")
     with TeacherServer(scripted({})) as server:
-        broken = tp_distill(server, str(records), "-o", str(tmp_path / "out2.jsonl"), "--prompt-template", str(template))
+        broken = tp_distill(
+            server, str(records), "-o", str(tmp_path / "out2.jsonl"), "--prompt-template", str(template)
+        )
     assert broken.exit_code == 2 and f"{template}:1:" in broken.stderr
 
 
@@ -204,8 +282,9 @@ def test_every_fault_has_its_exact_outcome(tmp_path):
     }
     records = write_records(tmp_path / "in.jsonl", script)
     with TeacherServer(scripted(script)) as server:
-        result = tp_distill(server, str(records), "-o", str(tmp_path / "out.jsonl"), "--timeout", "1",
-                            "--max-retries", "2")
+        result = tp_distill(
+            server, str(records), "-o", str(tmp_path / "out.jsonl"), "--timeout", "1", "--max-retries", "2"
+        )
     assert result.exit_code == 3, result.output  # incomplete: two records failed after every retry
     assert "tp: incomplete: 2 records failed after every retry" in result.stderr
     assert sorted(by_id(tmp_path / "out.jsonl")) == ["dropped", "flaky", "garbled", "limited", "slow"]
@@ -218,8 +297,16 @@ def test_every_fault_has_its_exact_outcome(tmp_path):
         "down": ("failed", "HTTP 500: boom (after 3 tries)"),
     }
     assert {name: requests_of(server, name) for name in script} == {
-        "limited": 2, "flaky": 3, "slow": 2, "dropped": 2, "garbled": 2,
-        "truncated": 1, "unclosed": 1, "no_trace": 1, "bad_request": 1, "down": 3,
+        "limited": 2,
+        "flaky": 3,
+        "slow": 2,
+        "dropped": 2,
+        "garbled": 2,
+        "truncated": 1,
+        "unclosed": 1,
+        "no_trace": 1,
+        "bad_request": 1,
+        "down": 3,
     }
     assert "10 records read: 5 done, 3 rejected, 2 failed" in result.stderr
     assert "; 8 retries;" in result.stderr  # limited 1, flaky 2, slow 1, dropped 1, garbled 1, down 2
@@ -227,8 +314,10 @@ def test_every_fault_has_its_exact_outcome(tmp_path):
 
 def test_retry_after_is_honoured(tmp_path):
     records = write_records(tmp_path / "in.jsonl", ["busy", "busier"])
-    script = {"busy": [error(429, headers={"Retry-After": "1"}), GOOD],
-              "busier": [error(503, headers={"retry-after-ms": "600"}), GOOD]}
+    script = {
+        "busy": [error(429, headers={"Retry-After": "1"}), GOOD],
+        "busier": [error(503, headers={"retry-after-ms": "600"}), GOOD],
+    }
     with TeacherServer(scripted(script)) as server:
         result = tp_distill(server, str(records), "-o", str(tmp_path / "out.jsonl"))
     assert result.exit_code == 0
@@ -272,8 +361,15 @@ def test_the_key_never_reaches_output_errors_or_terminal(tmp_path):
 def test_the_key_from_another_variable_and_no_key_at_all(tmp_path):
     records = write_records(tmp_path / "in.jsonl", ["a"])
     with TeacherServer(scripted({})) as server:
-        tp_distill(server, str(records), "-o", str(tmp_path / "a.jsonl"), "--api-key-env", "TEACHER_KEY",
-                   env={"TEACHER_KEY": "sk-other", "OPENAI_API_KEY": None})
+        tp_distill(
+            server,
+            str(records),
+            "-o",
+            str(tmp_path / "a.jsonl"),
+            "--api-key-env",
+            "TEACHER_KEY",
+            env={"TEACHER_KEY": "sk-other", "OPENAI_API_KEY": None},
+        )
         tp_distill(server, str(records), "-o", str(tmp_path / "b.jsonl"), env={"OPENAI_API_KEY": None})
         unset = tp_distill(server, str(records), "-o", str(tmp_path / "c.jsonl"), "--api-key-env", "NOT_SET")
     assert server.requests[0].headers["authorization"] == "Bearer sk-other"
@@ -296,7 +392,10 @@ def test_the_key_echoed_in_an_answer_is_blanked_in_the_output(tmp_path):
     as \\u0073k-…) is written with the key blanked everywhere."""
     escaped = answer(f"<think>it uses {KEY}</think>4").body.replace(KEY.encode(), b"\\u0073" + KEY[1:].encode())
     assert KEY.encode() not in escaped
-    script = {"echo": [answer(f"4, says {KEY}", reasoning_content=f"the key is {KEY}.")], "escaped": [Reply(body=escaped)]}
+    script = {
+        "echo": [answer(f"4, says {KEY}", reasoning_content=f"the key is {KEY}.")],
+        "escaped": [Reply(body=escaped)],
+    }
     records = write_records(tmp_path / "in.jsonl", script)
     with TeacherServer(scripted(script)) as server:
         result = tp_distill(server, str(records), "-o", str(tmp_path / "out.jsonl"))
@@ -324,7 +423,10 @@ def test_a_redirect_location_holding_the_key_is_blanked(tmp_path):
     moved = Reply(307, b"", {"Location": f"http://127.0.0.1:1/v1/chat/completions?api_key={KEY}"})
     with TeacherServer(lambda request: moved) as server:
         result = tp_distill(server, str(records), "-o", str(tmp_path / "out.jsonl"))
-    assert result.exit_code == 2 and "redirects to http://127.0.0.1:1/v1/chat/completions?api_key=[API key]" in result.stderr
+    assert (
+        result.exit_code == 2
+        and "redirects to http://127.0.0.1:1/v1/chat/completions?api_key=[API key]" in result.stderr
+    )
     assert_key_nowhere(result, tmp_path / "out.jsonl", tmp_path / "out.errors.jsonl")
 
 
@@ -337,7 +439,9 @@ def test_retry_after_is_capped_by_max_retry_wait_and_said(tmp_path):
     assert result.exit_code == 0, result.output
     first, second = (r.at for r in server.requests)
     assert second - first >= 0.3
-    assert "asks to wait 999999 s before retrying (Retry-After); waiting 0.3 s at most (--max-retry-wait)" in result.stderr
+    assert (
+        "asks to wait 999999 s before retrying (Retry-After); waiting 0.3 s at most (--max-retry-wait)" in result.stderr
+    )
     tally = distill.Counts(capped_waits=1)
     assert "1 Retry-After waits cut to --max-retry-wait" in distill.Progress(tally, show=False).status()
 
@@ -358,9 +462,13 @@ def test_a_response_body_over_the_cap_is_not_read(tmp_path):
 def test_absurd_usage_counts_do_not_abort_the_run(tmp_path):
     """Proves usage counts no JSON line can hold (1e30), negative or not numbers are kept as unknown
     (null), the record done and the tokens summed from the sane ones."""
-    script = {"huge": [answer("<think>x</think>4", prompt_tokens=1e30, completion_tokens=-5)],
-              "words": [Reply(body=answer("<think>x</think>4").body.replace(b'"prompt_tokens": 10', b'"prompt_tokens": "many"'))],
-              "fine": [answer("<think>x</think>4", prompt_tokens=7, completion_tokens=3)]}
+    script = {
+        "huge": [answer("<think>x</think>4", prompt_tokens=1e30, completion_tokens=-5)],
+        "words": [
+            Reply(body=answer("<think>x</think>4").body.replace(b'"prompt_tokens": 10', b'"prompt_tokens": "many"'))
+        ],
+        "fine": [answer("<think>x</think>4", prompt_tokens=7, completion_tokens=3)],
+    }
     records = write_records(tmp_path / "in.jsonl", script)
     with TeacherServer(scripted(script)) as server:
         result = tp_distill(server, str(records), "-o", str(tmp_path / "out.jsonl"))
@@ -374,13 +482,19 @@ def test_absurd_usage_counts_do_not_abort_the_run(tmp_path):
 # ---------------------------------------------------------------------------- inputs and outputs
 
 
-@pytest.mark.parametrize("question", [["What is 2 + 2?"], 42, "", "   ", {"text": "hi"}], ids=["list", "int", "empty", "blank", "dict"])
+@pytest.mark.parametrize(
+    "question", [["What is 2 + 2?"], 42, "", "   ", {"text": "hi"}], ids=["list", "int", "empty", "blank", "dict"]
+)
 def test_a_question_that_is_not_text_is_refused_not_sent(tmp_path, question):
     """Proves a question that is no text is a record error (the run stops before paying for anything)
     and, with --on-error skip, that record alone is reported and never sent as a Python repr."""
     records = tmp_path / "in.jsonl"
-    records.write_text(json.dumps({"id": "bad", "question": question, "answer": "4"}) + "\n"
-                       + json.dumps({"id": "good", "question": "Question good?", "answer": "4"}) + "\n")
+    records.write_text(
+        json.dumps({"id": "bad", "question": question, "answer": "4"})
+        + "\n"
+        + json.dumps({"id": "good", "question": "Question good?", "answer": "4"})
+        + "\n"
+    )
     with TeacherServer(scripted({})) as server:
         stopped = tp_distill(server, str(records), "-o", str(tmp_path / "a.jsonl"))
         assert stopped.exit_code == 2 and "in.jsonl:1: field 'question' is" in stopped.stderr
@@ -404,7 +518,11 @@ def test_outputs_that_are_one_file_or_an_input_are_refused(tmp_path):
         looped = tp_distill(server, str(records), "-o", str(records))
         errors_in = tp_distill(server, str(records), "-o", str(out), "--errors", str(records))
         assert server.requests == []
-    assert same.exit_code == linked.exit_code == 2 and "are the same file" in same.stderr and "are the same file" in linked.stderr
+    assert (
+        same.exit_code == linked.exit_code == 2
+        and "are the same file" in same.stderr
+        and "are the same file" in linked.stderr
+    )
     assert looped.exit_code == 2 and f"input {records} is also the output (-o {records})" in looped.stderr
     assert errors_in.exit_code == 2 and "is also the output (--errors" in errors_in.stderr
     assert out.read_text() == "" and records.read_text().count("\n") == 1
@@ -453,15 +571,30 @@ def test_a_torn_last_record_is_cut_off_and_asked_again(tmp_path):
     out = tmp_path / "out.jsonl"
     wrong = answer("<think>Guess.</think>\\boxed{5}")
     with TeacherServer(scripted({"c": [wrong, GOOD]})) as server:
-        tp_distill(server, str(records), "-o", str(out), "--mode", "solve", "--grader", "exact", "--n", "2",
-                   "--keep", "all", "--concurrency", "1")
+        tp_distill(
+            server,
+            str(records),
+            "-o",
+            str(out),
+            "--mode",
+            "solve",
+            "--grader",
+            "exact",
+            "--n",
+            "2",
+            "--keep",
+            "all",
+            "--concurrency",
+            "1",
+        )
     lines = out.read_bytes().splitlines(keepends=True)
     assert len(lines) == 6
     # A kill in the middle of writing c's two lines: its first line whole, its second torn.
     out.write_bytes(b"".join(lines[:5]) + lines[5][:17])
     with TeacherServer(scripted({"c": [wrong, GOOD]})) as server:
-        result = tp_distill(server, str(records), "-o", str(out), "--mode", "solve", "--grader", "exact",
-                            "--n", "2", "--keep", "all")
+        result = tp_distill(
+            server, str(records), "-o", str(out), "--mode", "solve", "--grader", "exact", "--n", "2", "--keep", "all"
+        )
         assert len(server.requests) == 2 and all("Question c?" in r.prompt for r in server.requests)
     assert "1 done, 0 rejected, 0 failed, 2 finished by an earlier run" in result.stderr
     assert out.read_bytes() == b"".join(lines)
@@ -510,9 +643,26 @@ def test_two_runs_cannot_append_to_one_output(tmp_path):
 
 def _start_tp(server: TeacherServer, records: Path, out: Path) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "thinkpack_cli", "distill", str(records), "-o", str(out), "--base-url", server.url,
-         "--model", "teacher", "--id", "id", "--concurrency", "8"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "OPENAI_API_KEY": KEY, "CI": "1"},
+        [
+            sys.executable,
+            "-m",
+            "thinkpack_cli",
+            "distill",
+            str(records),
+            "-o",
+            str(out),
+            "--base-url",
+            server.url,
+            "--model",
+            "teacher",
+            "--id",
+            "id",
+            "--concurrency",
+            "8",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "OPENAI_API_KEY": KEY, "CI": "1"},
     )
 
 
@@ -561,14 +711,19 @@ def test_killed_runs_then_a_rerun_give_every_record_exactly_once(tmp_path, stop)
 
 def test_summary_reconciles_and_prices_tokens(tmp_path):
     records = write_records(tmp_path / "in.jsonl", ["a", "b", "c"])
-    script = {"a": [answer("<think>x</think>4", prompt_tokens=1_000_000, completion_tokens=500_000)],
-              "b": [answer("4", prompt_tokens=1_000_000, completion_tokens=0)]}
+    script = {
+        "a": [answer("<think>x</think>4", prompt_tokens=1_000_000, completion_tokens=500_000)],
+        "b": [answer("4", prompt_tokens=1_000_000, completion_tokens=0)],
+    }
     with TeacherServer(scripted(script, default=error(400, "no"))) as server:
-        result = tp_distill(server, str(records), "-o", str(tmp_path / "out.jsonl"), "--price-in", "0.5",
-                            "--price-out", "2")
+        result = tp_distill(
+            server, str(records), "-o", str(tmp_path / "out.jsonl"), "--price-in", "0.5", "--price-out", "2"
+        )
     lines = result.stderr.splitlines()
-    assert lines[:2] == ["tp distill: 3 records read: 1 done, 1 rejected, 1 failed",
-                         f"  1 lines appended to {tmp_path / 'out.jsonl'}"]
+    assert lines[:2] == [
+        "tp distill: 3 records read: 1 done, 1 rejected, 1 failed",
+        f"  1 lines appended to {tmp_path / 'out.jsonl'}",
+    ]
     assert lines[2].startswith("  tokens: 2,000,000 prompt + 500,000 completion, cost $2.00; 3 records in ")
 
 

@@ -83,14 +83,18 @@ def readme_examples(blocks: list[rb.Block]) -> list[Example]:
             if assigned is not None:
                 env.update(assigned)
                 continue
-            examples.append(Example(f"README.md:{command.line}", command.text, tuple(command.output), tuple(env.items())))
+            examples.append(
+                Example(f"README.md:{command.line}", command.text, tuple(command.output), tuple(env.items()))
+            )
     return examples
 
 
 def help_examples() -> list[Example]:
-    return [Example(f"tp {name} --help, example {i}", text)
-            for name, command in rb.tp_commands().items()
-            for i, text in enumerate(rb.help_examples(command.epilog), 1)]
+    return [
+        Example(f"tp {name} --help, example {i}", text)
+        for name, command in rb.tp_commands().items()
+        for i, text in enumerate(rb.help_examples(command.epilog), 1)
+    ]
 
 
 EXAMPLES = readme_examples(BLOCKS) + help_examples()
@@ -153,7 +157,9 @@ def skip_reason(command: str, world: docs_world.World) -> str | None:
             return "needs vLLM and a GPU (--backend vllm)"
         if words[1] == "generate" and backend is None and importlib.util.find_spec("vllm") is not None:
             return "would use vLLM (installed here), which needs a GPU"
-        local = ["-t", "--tokenizer"] + ([] if words[1] == "distill" or backend == "openai" else ["-m", "--model", "--adapter"])
+        local = ["-t", "--tokenizer"] + (
+            [] if words[1] == "distill" or backend == "openai" else ["-m", "--model", "--adapter"]
+        )
         for name in _value(words, *local):
             hub = "/" in name and not name.startswith((".", "/", "~")) and name not in world.names
             if hub and not Path(name).exists():
@@ -172,7 +178,7 @@ def rewrite(command: str, world: docs_world.World) -> str:
             stages[i] = f"make -C {rb.README.parent} -o .venv/.base -o .venv/.installed " + " ".join(words[1:])
         elif "--base-url" in stage:
             url = world.completions_url() if words[:2] == ["tp", "generate"] else world.teacher_url()
-            stages[i] = re.sub(r"(--base-url)(\s+|=)\S+", lambda m: m[1] + m[2] + url, stage)
+            stages[i] = re.sub(r"(--base-url)(\s+|=)\S+", lambda m, url=url: m[1] + m[2] + url, stage)
     return "".join(stage if i == 0 else f" | tee .pipe{i} | {stage}" for i, stage in enumerate(stages))
 
 
@@ -225,22 +231,34 @@ class Runner:
         self.world.fresh(folder)
         env = self.world.env | dict(example.env)
         try:
-            done = subprocess.run(["bash", "-c", "set -o pipefail\n" + command], cwd=folder, env=env,
-                                  capture_output=True, text=True, timeout=TIMEOUT)
+            done = subprocess.run(
+                ["bash", "-c", "set -o pipefail\n" + command],
+                cwd=folder,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=TIMEOUT,
+            )
         except subprocess.TimeoutExpired as e:
-            return Run(command=command, rc=-1, stdout=str(e.stdout or ""), stderr=f"timed out after {TIMEOUT} s",
-                       folder=folder)
+            return Run(
+                command=command, rc=-1, stdout=str(e.stdout or ""), stderr=f"timed out after {TIMEOUT} s", folder=folder
+            )
         stages = rb.pipeline(example.command)
-        empty = [f"{stages[i - 1]!r} | {stages[i]!r}" for i in range(1, len(stages))
-                 if not (folder / f".pipe{i}").exists() or (folder / f".pipe{i}").stat().st_size == 0]
-        unwritten = [t for t in _written(example.command, env)
-                     if not (folder / t).is_file() or (folder / t).stat().st_size == 0]
+        empty = [
+            f"{stages[i - 1]!r} | {stages[i]!r}"
+            for i in range(1, len(stages))
+            if not (folder / f".pipe{i}").exists() or (folder / f".pipe{i}").stat().st_size == 0
+        ]
+        unwritten = [
+            t for t in _written(example.command, env) if not (folder / t).is_file() or (folder / t).stat().st_size == 0
+        ]
         return Run(None, command, done.returncode, done.stdout, done.stderr, empty, unwritten, folder)
 
     def _run_python(self, block: rb.Block, folder: Path) -> Run:
         where = f"README.md:{block.line}"
-        absent = sorted(m for m in rb.imported_modules(block.text)
-                        if m != "thinkpack_cli" and importlib.util.find_spec(m) is None)
+        absent = sorted(
+            m for m in rb.imported_modules(block.text) if m != "thinkpack_cli" and importlib.util.find_spec(m) is None
+        )
         if absent:
             return Run(skipped=f"needs {', '.join(absent)} (pip install -e '.[test,generate]')")
         needs = block.text
@@ -253,10 +271,18 @@ class Runner:
             return Run(skipped=why)
         self.world.fresh(folder)
         (folder / ".snippet.py").write_text(block.text, encoding="utf-8")
-        code = (f"import sys; sys.path.insert(0, {str(HERE)!r}); import readme_blocks; "
-                f"readme_blocks.run_python(open('.snippet.py').read(), {where!r}, {block.line + 1})")
-        done = subprocess.run([sys.executable, "-c", code], cwd=folder, env=self.world.env, capture_output=True,
-                              text=True, timeout=TIMEOUT)
+        code = (
+            f"import sys; sys.path.insert(0, {str(HERE)!r}); import readme_blocks; "
+            f"readme_blocks.run_python(open('.snippet.py').read(), {where!r}, {block.line + 1})"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=folder,
+            env=self.world.env,
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+        )
         return Run(None, block.text, done.returncode, done.stdout, done.stderr, folder=folder)
 
 
@@ -292,12 +318,16 @@ def check(example: Example, run: Run) -> None:
     assert not run.empty_pipes, f"nothing went through the pipe {run.empty_pipes[0]}\n{said}"
     assert not run.unwritten, f"{run.unwritten} not written (or empty)\n{said}"
     if not example.output and _prints(example.command):
-        assert run.stdout.strip(), f"printed nothing (an example whose output goes to the terminal shows something)\n{said}"
+        assert run.stdout.strip(), (
+            f"printed nothing (an example whose output goes to the terminal shows something)\n{said}"
+        )
     if example.output:
         candidates = [run.stdout, run.stderr + run.stdout, run.stdout + run.stderr]
         assert any(rb.output_matches(list(example.output), _shown(c, run.folder)) for c in candidates), (
-            "the output differs from the README's:\n" + "\n".join(example.output)
-            + f"\n--- got (stdout):\n{_shown(run.stdout, run.folder)}\n--- stderr:\n{_shown(run.stderr, run.folder)}")
+            "the output differs from the README's:\n"
+            + "\n".join(example.output)
+            + f"\n--- got (stdout):\n{_shown(run.stdout, run.folder)}\n--- stderr:\n{_shown(run.stderr, run.folder)}"
+        )
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=[e.where for e in EXAMPLES])
@@ -331,7 +361,8 @@ def test_readme_option_tables_are_generated_from_the_code():
     """Proves the README's option tables are those of the code: a renamed option, a changed
     default or a reworded help turns this red until `python tests/readme_blocks.py` rewrites them."""
     assert rb.with_options(README_TEXT, rb.tp_commands()) == README_TEXT, (
-        "the README's option tables are out of date: run `.venv/bin/python tests/readme_blocks.py`")
+        "the README's option tables are out of date: run `.venv/bin/python tests/readme_blocks.py`"
+    )
 
 
 def test_a_changed_default_or_name_changes_the_tables():
@@ -354,8 +385,10 @@ _OTHER_TOOLS = {"lighteval", "lm-eval", "lm_eval", "vllm", "sglang", "pip", "pyt
 
 
 def _options() -> dict[str, set[str]]:
-    return {name: {o for p in c.params for o in (*p.opts, *p.secondary_opts) if o.startswith("-")}
-            for name, c in rb.tp_commands().items()}
+    return {
+        name: {o for p in c.params for o in (*p.opts, *p.secondary_opts) if o.startswith("-")}
+        for name, c in rb.tp_commands().items()
+    }
 
 
 def test_every_option_the_readme_names_exists():
@@ -372,8 +405,9 @@ def test_every_option_the_readme_names_exists():
         if not (span.startswith("--") or command) or before.lower() in _OTHER_TOOLS:
             continue
         known = options.get(command[1], set()) if command else every
-        wrong += [f"{o} in `{span}`" for o in re.findall(_OPTION, span)
-                  if o not in known and o not in ("-", "--help", "-h")]
+        wrong += [
+            f"{o} in `{span}`" for o in re.findall(_OPTION, span) if o not in known and o not in ("-", "--help", "-h")
+        ]
     assert not wrong, f"the README names options tp does not have: {wrong}"
 
 
@@ -381,8 +415,13 @@ def test_every_option_an_option_help_names_exists():
     """Proves an option's help never points at an option that was renamed or removed."""
     options = _options()
     every = set().union(*options.values())
-    wrong = [f"tp {name} {'/'.join(p.opts)}: {o}" for name, c in rb.tp_commands().items() for p in c.params
-             for o in re.findall(_OPTION, getattr(p, "help", None) or "") if o.startswith("--") and o not in every]
+    wrong = [
+        f"tp {name} {'/'.join(p.opts)}: {o}"
+        for name, c in rb.tp_commands().items()
+        for p in c.params
+        for o in re.findall(_OPTION, getattr(p, "help", None) or "")
+        if o.startswith("--") and o not in every
+    ]
     assert not wrong, f"option help names options tp does not have: {wrong}"
 
 
@@ -411,15 +450,22 @@ def test_option_value_tables_match_the_options():
 
 def test_console_blocks_parse_into_commands_and_shown_output():
     """Proves the block reader: languages, continuation lines, shown output, exports."""
-    text = ("# T\n\n```console\n$ export KEY=abc\n$ tp parse a.jsonl \\\n    --field x\nline one\n  two  \n\n"
-            "$ tp stats -\n```\n\n~~~python\nprint(1)\n~~~\n")
+    text = (
+        "# T\n\n```console\n$ export KEY=abc\n$ tp parse a.jsonl \\\n    --field x\nline one\n  two  \n\n"
+        "$ tp stats -\n```\n\n~~~python\nprint(1)\n~~~\n"
+    )
     found = rb.blocks(text)
     assert [(b.language, b.line, b.heading) for b in found] == [("console", 3, "T"), ("python", 13, "T")]
     commands = found[0].commands()
     assert [(c.text, c.output, c.line) for c in commands] == [
-        ("export KEY=abc", [], 4), ("tp parse a.jsonl \\\n    --field x", ["line one", "  two"], 5), ("tp stats -", [], 10)]
+        ("export KEY=abc", [], 4),
+        ("tp parse a.jsonl \\\n    --field x", ["line one", "  two"], 5),
+        ("tp stats -", [], 10),
+    ]
     assert [(e.command, e.env) for e in readme_examples(found)] == [
-        ("tp parse a.jsonl \\\n    --field x", (("KEY", "abc"),)), ("tp stats -", (("KEY", "abc"),))]
+        ("tp parse a.jsonl \\\n    --field x", (("KEY", "abc"),)),
+        ("tp stats -", (("KEY", "abc"),)),
+    ]
 
 
 def test_help_examples_are_the_indented_lines_after_examples():
@@ -434,16 +480,19 @@ def test_pipelines_split_outside_quotes_and_comments():
     assert rb.pipeline("make demo    # tp parse s | tp stats -") == ["make demo"]
 
 
-@pytest.mark.parametrize("shown, actual, ok", [
-    (["a", "b"], "a\nb\n", True),
-    (["a", "b"], "a  \nb\n\n", True),
-    (["a", "b"], "a\nc\n", False),
-    (["a"], "a\nb\n", False),
-    (["tp parse: 3 records read in … s"], "tp parse: 3 records read in 0.12 s\n", True),
-    (["first", "…", "last"], "first\nx\ny\nlast\n", True),
-    (["first", "…", "last"], "first\nlast\n", True),
-    (["first", "…", "last"], "first\nx\n", False),
-])
+@pytest.mark.parametrize(
+    "shown, actual, ok",
+    [
+        (["a", "b"], "a\nb\n", True),
+        (["a", "b"], "a  \nb\n\n", True),
+        (["a", "b"], "a\nc\n", False),
+        (["a"], "a\nb\n", False),
+        (["tp parse: 3 records read in … s"], "tp parse: 3 records read in 0.12 s\n", True),
+        (["first", "…", "last"], "first\nx\ny\nlast\n", True),
+        (["first", "…", "last"], "first\nlast\n", True),
+        (["first", "…", "last"], "first\nx\n", False),
+    ],
+)
 def test_shown_output_matching(shown, actual, ok):
     assert rb.output_matches(shown, actual) is ok
 
@@ -483,8 +532,9 @@ def _post(url: str, body: dict) -> tuple[int, dict]:
     import urllib.error
     import urllib.request
 
-    request = urllib.request.Request(url + "/completions", json.dumps(body).encode(),
-                                     {"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        url + "/completions", json.dumps(body).encode(), {"Content-Type": "application/json"}
+    )
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
             return response.status, json.loads(response.read())
@@ -504,9 +554,16 @@ def test_the_completions_server_ends_at_a_stop_string_as_vllm_does(world):
     steps = []
     hook = world._completions.model.get_base_model().register_forward_hook(lambda *_: steps.append(1))
     try:
-        status, reply = _post(url, {"model": docs_world.SERVED, "prompt": "<|im_start|>user\nWhat is 2+2?<|im_end|>\n"
-                                    "<|im_start|>assistant\n<think>\n", "max_tokens": 32768, "stop": ["</think>"],
-                                    "temperature": 0})
+        status, reply = _post(
+            url,
+            {
+                "model": docs_world.SERVED,
+                "prompt": "<|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n<think>\n",
+                "max_tokens": 32768,
+                "stop": ["</think>"],
+                "temperature": 0,
+            },
+        )
     finally:
         hook.remove()
     assert status == 200, reply

@@ -95,8 +95,7 @@ def catches(pid: int, signum: int) -> bool:
 def tmpfs(path, *options: str):
     """A small tmpfs at ``path`` (tp's tests run as root in CI); skips where mounting is not allowed."""
     path.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", ",".join(options), "tmpfs", str(path)],
-                             capture_output=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", ",".join(options), "tmpfs", str(path)], capture_output=True)
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
     try:
@@ -222,8 +221,19 @@ def test_every_command_with_on_error_skip_writes_its_skipped_lines(tmp_path, com
     folder = tiny_folder(tmp_path, INLINE)
     path = tmp_path / "in.jsonl"
     path.write_bytes(b"oops\n" + json.dumps(CHAT).encode() + b"\n[1]\n")
-    result = tp(command, path, "-t", folder, "-o", tmp_path / "out.jsonl", "--on-error", "skip",
-                "--skipped", tmp_path / "skipped.jsonl", env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    result = tp(
+        command,
+        path,
+        "-t",
+        folder,
+        "-o",
+        tmp_path / "out.jsonl",
+        "--on-error",
+        "skip",
+        "--skipped",
+        tmp_path / "skipped.jsonl",
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
     assert result.returncode == 0, result.stderr
     listed = lines((tmp_path / "skipped.jsonl").read_bytes())
     assert [(s["source"], s["line"]) for s in listed] == [(str(path), 1), (str(path), 3)]
@@ -364,8 +374,12 @@ def test_closed_stdout_is_one_line(small):
 
 def test_closed_stdout_with_an_output_file_is_no_problem(tmp_path, small):
     """No file tp opens may take the closed stdout's descriptor (and receive the data meant for it)."""
-    result = subprocess.run([*TP, "parse", str(small), "-o", str(tmp_path / "out.jsonl")], stderr=subprocess.PIPE,
-                            preexec_fn=closing(1), timeout=LIMIT)
+    result = subprocess.run(
+        [*TP, "parse", str(small), "-o", str(tmp_path / "out.jsonl")],
+        stderr=subprocess.PIPE,
+        preexec_fn=closing(1),
+        timeout=LIMIT,
+    )
     assert result.returncode == 0, result.stderr
     assert len(lines((tmp_path / "out.jsonl").read_bytes())) == 3
 
@@ -418,8 +432,11 @@ def fifo(tmp_path):
     return path
 
 
-@pytest.mark.parametrize("signum, code", [(signal.SIGTERM, 143), (signal.SIGHUP, 129), (signal.SIGINT, 130)],
-                         ids=["SIGTERM", "SIGHUP", "SIGINT"])
+@pytest.mark.parametrize(
+    "signum, code",
+    [(signal.SIGTERM, 143), (signal.SIGHUP, 129), (signal.SIGINT, 130)],
+    ids=["SIGTERM", "SIGHUP", "SIGINT"],
+)
 def test_a_signal_stops_the_run_like_ctrl_c(tmp_path, fifo, signum, code):
     run = start("parse", fifo, "-o", tmp_path / "out.jsonl", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     with open(fifo, "wb") as writer:
@@ -479,7 +496,9 @@ def test_kill_9_of_stats_leaves_no_grader_grinding_an_answer(tmp_path):
     try:
         deadline = time.monotonic() + LIMIT
         while not any(cpu_seconds(pid) > 1.0 for pid in graders):  # a grader is deep in the item
-            assert time.monotonic() < deadline and run.poll() is None, run.stderr.read() if run.poll() is not None else "no grader"
+            assert time.monotonic() < deadline and run.poll() is None, (
+                run.stderr.read() if run.poll() is not None else "no grader"
+            )
             with contextlib.suppress(OSError, ValueError):
                 graders = children(run.pid)
             time.sleep(0.05)  # polling the graders' CPU time, not ordering anything
@@ -532,8 +551,12 @@ def tiny_folder(tmp_path, template: str):
     return folder
 
 
-CHAT = {"messages": [{"role": "user", "content": "What is 2 + 2?"},
-                     {"role": "assistant", "content": "<think>2 and 2</think>4"}]}
+CHAT = {
+    "messages": [
+        {"role": "user", "content": "What is 2 + 2?"},
+        {"role": "assistant", "content": "<think>2 and 2</think>4"},
+    ]
+}
 
 
 def test_a_tokenizer_folder_without_its_vocabulary_is_refused(tmp_path):
@@ -546,8 +569,12 @@ def test_a_tokenizer_folder_without_its_vocabulary_is_refused(tmp_path):
     data = tmp_path / "in.jsonl"
     data.write_text(json.dumps({**CHAT, "response": "<think>a</think>b"}) + "\n")
     for command in (["parse", data, "--tokenizer", folder], ["mask", data, "-t", folder, "-o", tmp_path / "o.jsonl"]):
-        assert_one_line_error(tp(*command, env={**os.environ, "HF_HUB_OFFLINE": "1"}), 2,
-                              "cannot load tokenizer", "vocabulary did not load")
+        assert_one_line_error(
+            tp(*command, env={**os.environ, "HF_HUB_OFFLINE": "1"}),
+            2,
+            "cannot load tokenizer",
+            "vocabulary did not load",
+        )
 
 
 @pytest.mark.parametrize(

@@ -77,19 +77,47 @@ THINK = [
     case("open-with-attributes", '<think type="reasoning">r</think>a', N, V, "r", "a", '<think type="reasoning">'),
     case("open-with-attributes-truncated", "<think mode='deep'>r", N, T, "r", ""),
     # A tool-call start ends an open block: not truncated, the call is answer text.
-    case("tool-call-qwen3", '<think>r\n<tool_call>\n{"name": "f"}\n</tool_call>', N, V, "r",
-         '<tool_call>\n{"name": "f"}\n</tool_call>'),
-    case("tool-call-prefixed", 'r <tool_call>{"name": "f"}</tool_call>', True, V, "r", '<tool_call>{"name": "f"}</tool_call>'),
-    case("tool-call-kimi", "<think>r<|tool_calls_section_begin|><|tool_call_begin|>f", N, V, "r",
-         "<|tool_calls_section_begin|><|tool_call_begin|>f"),
+    case(
+        "tool-call-qwen3",
+        '<think>r\n<tool_call>\n{"name": "f"}\n</tool_call>',
+        N,
+        V,
+        "r",
+        '<tool_call>\n{"name": "f"}\n</tool_call>',
+    ),
+    case(
+        "tool-call-prefixed",
+        'r <tool_call>{"name": "f"}</tool_call>',
+        True,
+        V,
+        "r",
+        '<tool_call>{"name": "f"}</tool_call>',
+    ),
+    case(
+        "tool-call-kimi",
+        "<think>r<|tool_calls_section_begin|><|tool_call_begin|>f",
+        N,
+        V,
+        "r",
+        "<|tool_calls_section_begin|><|tool_call_begin|>f",
+    ),
     case("tool-call-tool_calls", "<think>r<tool_calls>[f]</tool_calls>", N, V, "r", "<tool_calls>[f]</tool_calls>"),
     case("tool-call-deepseek", "<think>r<｜tool▁calls▁begin｜>f", N, V, "r", "<｜tool▁calls▁begin｜>f"),
     case("tool-call-seed", "<seed:think>r<seed:tool_call>f", N, V, "r", "<seed:tool_call>f"),
     case("tool-call-nemotron", "<think>r<TOOLCALL>[f]</TOOLCALL>", N, V, "r", "<TOOLCALL>[f]</TOOLCALL>"),
-    case("tool-call-after-close-is-answer", "<think>r</think>ok <tool_call>f</tool_call>", N, V, "r", "ok <tool_call>f</tool_call>"),
+    case(
+        "tool-call-after-close-is-answer",
+        "<think>r</think>ok <tool_call>f</tool_call>",
+        N,
+        V,
+        "r",
+        "ok <tool_call>f</tool_call>",
+    ),
     case("tool-call-without-block", "<tool_call>f</tool_call>", N, M, None, "<tool_call>f</tool_call>"),
     case("tool-call-in-code-is-content", "<think>use `<tool_call>` then</think>a", N, V, "use `<tool_call>` then", "a"),
-    case("interleaved-tool-turns", "<think>a</think><tool_call>f</tool_call><think>b</think>done", N, V, "a\n\nb", "done"),
+    case(
+        "interleaved-tool-turns", "<think>a</think><tool_call>f</tool_call><think>b</think>done", N, V, "a\n\nb", "done"
+    ),
     case("text-before-open-dropped", "Sure. <think>r</think>a", N, V, "r", "a"),
     case("close-before-open-inferred", "x</think>y<think>z</think>w", N, V, "x\n\nz", "w"),
     case("close-before-open-no-prefixed", "x</think>y<think>z</think>w", False, V, "z", "w"),
@@ -97,9 +125,22 @@ THINK = [
     case("fenced", "Use:\n```\n<think>x</think>\n```\nDone", N, M, None, "Use:\n```\n<think>x</think>\n```\nDone"),
     case("fenced-tilde", "~~~\n<think>\n~~~\nDone", N, M, None, "~~~\n<think>\n~~~\nDone"),
     case("fenced-longer-close", "````md\n</think>\n`````\nDone", N, M, None, "````md\n</think>\n`````\nDone"),
-    case("fenced-crlf", "Use:\r\n```\r\n<think>x</think>\r\n```\r\nDone", N, M, None,
-         "Use:\r\n```\r\n<think>x</think>\r\n```\r\nDone"),
-    case("fenced-close-inside-reasoning", "<think>\n```html\n</think>\n```\nr</think>a", N, V, "```html\n</think>\n```\nr", "a"),
+    case(
+        "fenced-crlf",
+        "Use:\r\n```\r\n<think>x</think>\r\n```\r\nDone",
+        N,
+        M,
+        None,
+        "Use:\r\n```\r\n<think>x</think>\r\n```\r\nDone",
+    ),
+    case(
+        "fenced-close-inside-reasoning",
+        "<think>\n```html\n</think>\n```\nr</think>a",
+        N,
+        V,
+        "```html\n</think>\n```\nr",
+        "a",
+    ),
     case("fenced-in-answer", "<think>r</think>\n```\n<think>\n```", N, V, "r", "```\n<think>\n```"),
     case("unclosed-fence-hides-nothing", "<think>\n```py\nx = 1\n</think>a", N, V, "```py\nx = 1", "a"),
     case("inline-open", "Use `<think>` tags.", N, M, None, "Use `<think>` tags."),
@@ -112,7 +153,15 @@ THINK = [
     case("uppercase", "<THINK>r</THINK>a", N, V, "r", "a", "<THINK>"),
     case("mixed-case", "<Think>r</think>a", N, V, "r", "a", "<Think>"),
     case("thinking", "<thinking>r</thinking>a", N, V, "r", "a", "<thinking>"),
-    case("thought-marco-o1-output-wrapper", "<Thought>\nr\n</Thought>\n<Output>\na\n</Output>", N, V, "r", "a", "<Thought>"),
+    case(
+        "thought-marco-o1-output-wrapper",
+        "<Thought>\nr\n</Thought>\n<Output>\na\n</Output>",
+        N,
+        V,
+        "r",
+        "a",
+        "<Thought>",
+    ),
     case("answer-wrapper-r1-zero", "<think> r </think> <answer> 4 </answer>", N, V, "r", "4"),
     case("answer-wrapper-unclosed", "<think>r</think><answer>4", N, V, "r", "4"),
     case("answer-wrapper-only-at-start", "<think>r</think>so <answer>4</answer>", N, V, "r", "so <answer>4</answer>"),
@@ -151,7 +200,12 @@ def test_bracket(text, prefixed, status, reasoning, answer, tag):
     check(FORMATS["bracket"], text, prefixed, status, reasoning, answer, tag)
 
 
-AN, END, FIN, RET = "<|channel|>analysis<|message|>", "<|end|>", "<|start|>assistant<|channel|>final<|message|>", "<|return|>"
+AN, END, FIN, RET = (
+    "<|channel|>analysis<|message|>",
+    "<|end|>",
+    "<|start|>assistant<|channel|>final<|message|>",
+    "<|return|>",
+)
 HARMONY = [
     case("valid", f"{AN}r{END}{FIN}a{RET}", N, V, "r", "a", AN),
     case("valid-final-ends-at-end", f"{AN}r{END}{FIN}a{END}", N, V, "r", "a"),
@@ -167,22 +221,53 @@ HARMONY = [
     case("stripped-spaces", "analysis We need 2+2. assistantfinal 4", N, V, "We need 2+2.", "4"),
     case("stripped-empty", "analysisassistantfinal4", N, E, "", "4"),
     case("stripped-needs-analysis-first", "The word assistantfinal alone", N, M, None, "The word assistantfinal alone"),
-    case("final-constrain", f'{AN}r{END}<|start|>assistant<|channel|>final <|constrain|>json<|message|>{{"x": 4}}{RET}',
-         N, V, "r", '{"x": 4}'),
-    case("analysis-header-constrain", f"<|channel|>analysis <|constrain|>text<|message|>r{END}{FIN}a{RET}", N, V, "r", "a"),
+    case(
+        "final-constrain",
+        f'{AN}r{END}<|start|>assistant<|channel|>final <|constrain|>json<|message|>{{"x": 4}}{RET}',
+        N,
+        V,
+        "r",
+        '{"x": 4}',
+    ),
+    case(
+        "analysis-header-constrain",
+        f"<|channel|>analysis <|constrain|>text<|message|>r{END}{FIN}a{RET}",
+        N,
+        V,
+        "r",
+        "a",
+    ),
     case("cut-inside-final-header", f"{AN}r{END}<|start|>assistant<|channel|>fin", N, V, "r", ""),
     case("cut-inside-first-header", "<|channel|>analy", N, T, "", ""),
     case("two-analysis-no-final", f"{AN}a{END}<|start|>assistant{AN}b{END}", N, V, "a\n\nb", ""),
     case("two-analysis-then-final", f"{AN}a{END}<|start|>assistant{AN}b{END}{FIN}c{RET}", N, V, "a\n\nb", "c"),
     case("cut-inside-second-analysis", f"{AN}a{END}<|start|>assistant{AN}b", N, T, "a\n\nb", ""),
-    case("tool-call-ends-reasoning", f"{AN}r{END}<|start|>assistant<|channel|>commentary to=functions.f <|constrain|>json"
-         "<|message|>{}<|call|>", N, V, "r", "<|start|>assistant<|channel|>commentary to=functions.f <|constrain|>json"
-         "<|message|>{}<|call|>"),
+    case(
+        "tool-call-ends-reasoning",
+        f"{AN}r{END}<|start|>assistant<|channel|>commentary to=functions.f <|constrain|>json<|message|>{{}}<|call|>",
+        N,
+        V,
+        "r",
+        "<|start|>assistant<|channel|>commentary to=functions.f <|constrain|>json<|message|>{}<|call|>",
+    ),
     case("stripped-cut-inside-analysis", "analysisWe need 2+2, which", N, T, "We need 2+2, which", ""),
-    case("stripped-tool-call", 'analysisNeed the weather.assistantcommentary to=functions.get_weather json{"city": "SF"}',
-         N, V, "Need the weather.", 'commentary to=functions.get_weather json{"city": "SF"}'),
+    case(
+        "stripped-tool-call",
+        'analysisNeed the weather.assistantcommentary to=functions.get_weather json{"city": "SF"}',
+        N,
+        V,
+        "Need the weather.",
+        'commentary to=functions.get_weather json{"city": "SF"}',
+    ),
     case("stripped-two-analysis", "analysisA.assistantanalysisB.assistantfinal4", N, V, "A.\n\nB.", "4"),
-    case("stripped-word-analysis-is-text", "analysis of the problem shows 4", N, M, None, "analysis of the problem shows 4"),
+    case(
+        "stripped-word-analysis-is-text",
+        "analysis of the problem shows 4",
+        N,
+        M,
+        None,
+        "analysis of the problem shows 4",
+    ),
 ]
 
 HARMONY_NO_ANALYSIS = [  # (id, text, answer): status missing, the answer is the final message's body
@@ -221,7 +306,15 @@ CUSTOM = [  # --open '<|begin_of_thought|>' --close '<|end_of_thought|>' (Sky-T1
 
 @pytest.mark.parametrize(ARGS, CUSTOM)
 def test_custom(text, prefixed, status, reasoning, answer, tag):
-    check(get_format(open_tag="<|begin_of_thought|>", close_tag="<|end_of_thought|>"), text, prefixed, status, reasoning, answer, tag)
+    check(
+        get_format(open_tag="<|begin_of_thought|>", close_tag="<|end_of_thought|>"),
+        text,
+        prefixed,
+        status,
+        reasoning,
+        answer,
+        tag,
+    )
 
 
 def test_custom_regex_characters_are_literal():
@@ -252,7 +345,9 @@ AUTO = [  # (id, text, prefixed, status, reasoning, answer, format)
 ]
 
 
-@pytest.mark.parametrize("text, prefixed, status, reasoning, answer, fmt", [pytest.param(*c[1:], id=c[0]) for c in AUTO])
+@pytest.mark.parametrize(
+    "text, prefixed, status, reasoning, answer, fmt", [pytest.param(*c[1:], id=c[0]) for c in AUTO]
+)
 def test_auto(text, prefixed, status, reasoning, answer, fmt):
     split = get_format("auto").split(text, prefixed)
     assert (split.status, split.reasoning, split.answer, split.format) == (status, reasoning, answer, fmt)
@@ -261,11 +356,19 @@ def test_auto(text, prefixed, status, reasoning, answer, fmt):
 PROMPTS = [  # (id, generation prompt, format whose block it leaves open)
     ("r1-distill", "<｜begin▁of▁sentence｜><｜User｜>What is 2 + 2?<｜Assistant｜><think>\n", "think"),
     ("qwq", "<|im_start|>user\nWhat is 2 + 2?<|im_end|>\n<|im_start|>assistant\n<think>\n", "think"),
-    ("r1-zero-style", "A conversation… <think> reasoning </think> <answer> answer </answer>. User: 2+2? Assistant: <think>", "think"),
+    (
+        "r1-zero-style",
+        "A conversation… <think> reasoning </think> <answer> answer </answer>. User: 2+2? Assistant: <think>",
+        "think",
+    ),
     ("qwen3", "<|im_start|>user\nWhat is 2 + 2?<|im_end|>\n<|im_start|>assistant\n", None),
     ("qwen3-no-think", "<|im_start|>assistant\n<think>\n\n</think>\n\n", None),
-    ("magistral-system", "[SYSTEM_PROMPT]Draft your thinking: [THINK]your thoughts[/THINK] then answer.[/SYSTEM_PROMPT]"
-                         "[INST]What is 2 + 2?[/INST]", None),
+    (
+        "magistral-system",
+        "[SYSTEM_PROMPT]Draft your thinking: [THINK]your thoughts[/THINK] then answer.[/SYSTEM_PROMPT]"
+        "[INST]What is 2 + 2?[/INST]",
+        None,
+    ),
     ("bracket-open", "[INST]What is 2 + 2?[/INST][THINK]", "bracket"),
     ("gpt-oss", "<|start|>user<|message|>What is 2 + 2?<|end|><|start|>assistant", None),
     ("gpt-oss-analysis-prefilled", "<|start|>assistant<|channel|>analysis<|message|>", "harmony"),
@@ -283,8 +386,14 @@ def test_prompt_opens_reasoning(prompt, expected):
 
 def test_get_format_names_and_errors():
     assert {n: get_format(n).name for n in ("auto", "think", "bracket", "harmony")} == {
-        "auto": "auto", "think": "think", "bracket": "bracket", "harmony": "harmony"}
-    with pytest.raises(ValueError, match="unknown format 'xml'; choose from auto, think, bracket, harmony, gemma4, kimi-vl, granite$"):
+        "auto": "auto",
+        "think": "think",
+        "bracket": "bracket",
+        "harmony": "harmony",
+    }
+    with pytest.raises(
+        ValueError, match="unknown format 'xml'; choose from auto, think, bracket, harmony, gemma4, kimi-vl, granite$"
+    ):
         get_format("xml")
     with pytest.raises(ValueError, match="both an opening and a closing tag"):
         get_format(open_tag="<r>")
@@ -306,7 +415,7 @@ def test_registry_round_trip(name, reasoning, answer):
     opener = FORMATS.get(fmt.refines, fmt)  # granite's opening is think's
     assert prompt_opens_reasoning(prompt) is opener
     assert prompt_opens_reasoning(fmt.opening()) is opener  # a bare prompt that ends with the opening
-    rest = text[len(fmt.opening()):]
+    rest = text[len(fmt.opening()) :]
     assert fmt.split(rest, True)[:3] == (reasoning, answer, V)
     assert fmt.split(fmt.opening() + reasoning)[:3] == (reasoning, "", T)
     assert prompt_opens_reasoning(prompt + reasoning + fmt.closing()) is None
@@ -340,10 +449,23 @@ QUOTING = [  # tags quoted in system and user text: never a block the prompt ope
 ]
 # folder -> the format its generation prompt leaves open (learned by rendering, listed here to be checked)
 OPENED_BY_TEMPLATE = {
-    "deepseek-r1-distill-qwen": "think", "qwq-32b": "think", "qwen3-thinking-2507": "think", "qwen3.6": "think",
-    "nemotron-nano-v2": "think", "qwen3": None, "smollm3": None, "deepseek-v3": None, "deepseek-v3.1": None,
-    "gpt-oss": None, "magistral-small-2509": None, "llama-3.1": None, "gemma-3": None, "gemma-4": None,
-    "granite-3.3": None, "kimi-k2-thinking": None, "seed-oss": None,
+    "deepseek-r1-distill-qwen": "think",
+    "qwq-32b": "think",
+    "qwen3-thinking-2507": "think",
+    "qwen3.6": "think",
+    "nemotron-nano-v2": "think",
+    "qwen3": None,
+    "smollm3": None,
+    "deepseek-v3": None,
+    "deepseek-v3.1": None,
+    "gpt-oss": None,
+    "magistral-small-2509": None,
+    "llama-3.1": None,
+    "gemma-3": None,
+    "gemma-4": None,
+    "granite-3.3": None,
+    "kimi-k2-thinking": None,
+    "seed-oss": None,
 }
 
 
@@ -358,7 +480,9 @@ def tokenizer(path):
 def render(tokenizers_dir, folder, messages, **kwargs):
     if folder == "gemma-3":  # roles must alternate; the system text is folded into the user turn anyway
         messages = [{"role": "user", "content": "\n\n".join(m["content"] for m in messages)}]
-    return tokenizer(str(tokenizers_dir / folder)).apply_chat_template(messages, add_generation_prompt=True, tokenize=False, **kwargs)
+    return tokenizer(str(tokenizers_dir / folder)).apply_chat_template(
+        messages, add_generation_prompt=True, tokenize=False, **kwargs
+    )
 
 
 @pytest.mark.parametrize("folder", list(OPENED_BY_TEMPLATE))
@@ -374,17 +498,22 @@ def test_real_generation_prompts(tokenizers_dir, folder):
     assert (split.status, split.answer) == (V if found else M, "The answer is 4.")
 
 
-@pytest.mark.parametrize("folder, kwargs, expected", [
-    ("gemma-4", {"enable_thinking": True}, None),  # the model writes <|channel>thought itself
-    ("qwen3", {"enable_thinking": False}, None),  # an empty block closed in the prompt
-    ("smollm3", {"enable_thinking": False}, None),
-])
+@pytest.mark.parametrize(
+    "folder, kwargs, expected",
+    [
+        ("gemma-4", {"enable_thinking": True}, None),  # the model writes <|channel>thought itself
+        ("qwen3", {"enable_thinking": False}, None),  # an empty block closed in the prompt
+        ("smollm3", {"enable_thinking": False}, None),
+    ],
+)
 def test_real_generation_prompts_with_kwargs(tokenizers_dir, folder, kwargs, expected):
     found = prompt_opens_reasoning(render(tokenizers_dir, folder, QUOTING, **kwargs))
     assert (found.name if found else None) == expected
 
 
-@pytest.mark.parametrize("folder", ["qwen3", "gemma-4", "granite-3.3", "kimi-k2-thinking", "seed-oss", "llama-3.1", "gpt-oss"])
+@pytest.mark.parametrize(
+    "folder", ["qwen3", "gemma-4", "granite-3.3", "kimi-k2-thinking", "seed-oss", "llama-3.1", "gpt-oss"]
+)
 def test_steered_real_prompts(tokenizers_dir, folder):
     """A prompt a steering tool ended with a format's opening (and some prefilled reasoning) is prefixed."""
     fmt = FORMATS["harmony" if folder == "gpt-oss" else "gemma4" if folder == "gemma-4" else "think"]
@@ -410,20 +539,47 @@ def test_bare_prompts(prompt, expected):
     assert (found.name if found else None) == expected
 
 
-ONE_SCAN = ["<think>r</think>4", "<think>r</think>4</answer>", "<think>r</think> <answer>4</answer> ", "<think>r</think>x < 5",
-            "<think>r</think><answer>4", "<think>r</think>a<b", "<think>r</think>a</think>", "<think>r</think>a<think>b",
-            "<think>x < 5 <tool_call>f", "<think>r</think><answer>4</answer>tail", "<think>r</think><answer>a<b>c</b></answer>",
-            "<think>r", "<think>a <think>b</think></think>c", "<think>r</think>\n</think>a", "<think>r</think><Answer>4</Answer>",
-            "<think>a <answer>4</answer> b</think>4", "<think>x<math>y</math></think>z", "<think>a</thinking>b</think>c",
-            "<think>a<Think>b</think></think>c", "<think>a <b>x</b> <tool_call>f</think>c", "<think>a <answer>4",
-            "<think>a <reasoning type='x'>b</think>c", "<think>a <|im_end|> b</think>c", "<think>a <seed:tool_call>b",
-            "<think>r</think>\n<answer> 4 </answer>\n", "<think>r</think>x<answer>4</answer>", "<think>r</think><answer>4</answer> </b>",
-            "<think>r</think><answer>x < 5</answer>"]
+ONE_SCAN = [
+    "<think>r</think>4",
+    "<think>r</think>4</answer>",
+    "<think>r</think> <answer>4</answer> ",
+    "<think>r</think>x < 5",
+    "<think>r</think><answer>4",
+    "<think>r</think>a<b",
+    "<think>r</think>a</think>",
+    "<think>r</think>a<think>b",
+    "<think>x < 5 <tool_call>f",
+    "<think>r</think><answer>4</answer>tail",
+    "<think>r</think><answer>a<b>c</b></answer>",
+    "<think>r",
+    "<think>a <think>b</think></think>c",
+    "<think>r</think>\n</think>a",
+    "<think>r</think><Answer>4</Answer>",
+    "<think>a <answer>4</answer> b</think>4",
+    "<think>x<math>y</math></think>z",
+    "<think>a</thinking>b</think>c",
+    "<think>a<Think>b</think></think>c",
+    "<think>a <b>x</b> <tool_call>f</think>c",
+    "<think>a <answer>4",
+    "<think>a <reasoning type='x'>b</think>c",
+    "<think>a <|im_end|> b</think>c",
+    "<think>a <seed:tool_call>b",
+    "<think>r</think>\n<answer> 4 </answer>\n",
+    "<think>r</think>x<answer>4</answer>",
+    "<think>r</think><answer>4</answer> </b>",
+    "<think>r</think><answer>x < 5</answer>",
+]
 # Other tags inside the block are its text to the rule, so these stay on the one-scan path (most real texts
 # with a tag in their reasoning: R1-Zero-style models draft an <answer> before the close).
-ONE_SCAN_TAKES = ["<think>a <answer>4</answer> b</think>4", "<think>x<math>y</math></think>z", "<think>a <answer>4",
-                  "<think>a <|im_end|> b</think>c", "<think>r</think>\n<answer> 4 </answer>\n", "<think>r</think><answer>4",
-                  "<think>r</think>x < 5"]
+ONE_SCAN_TAKES = [
+    "<think>a <answer>4</answer> b</think>4",
+    "<think>x<math>y</math></think>z",
+    "<think>a <answer>4",
+    "<think>a <|im_end|> b</think>c",
+    "<think>r</think>\n<answer> 4 </answer>\n",
+    "<think>r</think><answer>4",
+    "<think>r</think>x < 5",
+]
 
 
 @pytest.mark.parametrize("text", ONE_SCAN)

@@ -101,8 +101,14 @@ def test_math_grader_batch_maps_duplicates_back(math_grader):
 
 @pytest.mark.parametrize(
     "answer, gold, status",
-    [(None, "5", NO_ANSWER), ("  ", "5", NO_ANSWER), ("5", None, NO_GOLD), ("5", "", NO_GOLD), ("5", [], NO_GOLD),
-     ("I do not know, it is hard to say, sorry about that, really I tried my best", "5", UNPARSABLE)],
+    [
+        (None, "5", NO_ANSWER),
+        ("  ", "5", NO_ANSWER),
+        ("5", None, NO_GOLD),
+        ("5", "", NO_GOLD),
+        ("5", [], NO_GOLD),
+        ("I do not know, it is hard to say, sorry about that, really I tried my best", "5", UNPARSABLE),
+    ],
     ids=["none", "blank", "no-gold", "empty-gold", "empty-list-gold", "prose"],
 )
 def test_statuses(math_grader, answer, gold, status):

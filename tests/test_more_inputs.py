@@ -10,8 +10,10 @@ from typer.testing import CliRunner
 
 from thinkpack_cli.cli import app
 
-RECORDS = [{"id": f"q{i}", "response": f"<think>t{i}</think>\\boxed{{{i % 3}}}" if i % 4 else "<think>cut",
-            "gold": str(i % 2)} for i in range(40)]
+RECORDS = [
+    {"id": f"q{i}", "response": f"<think>t{i}</think>\\boxed{{{i % 3}}}" if i % 4 else "<think>cut", "gold": str(i % 2)}
+    for i in range(40)
+]
 
 
 def stats(*args):

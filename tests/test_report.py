@@ -26,6 +26,7 @@ def tp(*args):
 
 def write_runs(folder):
     """Two runs over 6 prompts × 2 samples. p0 flips (right in base, wrong in cand); p5 is wrong in both."""
+
     def run(name, right, truncated=()):
         lines = []
         for p in range(6):
@@ -86,8 +87,8 @@ def _png_pixels(data: bytes):
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     pos, chunks, header = 8, [], None
     while pos < len(data):
-        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        body = data[pos + 8:pos + 8 + length]
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        body = data[pos + 8 : pos + 8 + length]
         if kind == b"IHDR":
             header = struct.unpack(">IIBBBBB", body)
         elif kind == b"IDAT":
@@ -98,7 +99,7 @@ def _png_pixels(data: bytes):
     bpp = 4 if colour == 6 else 3
     raw, stride, rows, prev = zlib.decompress(b"".join(chunks)), width * bpp, [], bytearray(width * bpp)
     for y in range(height):
-        kind, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        kind, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1 : (y + 1) * (stride + 1)])
         for i in range(stride):
             a = line[i - bpp] if i >= bpp else 0
             b, c = prev[i], prev[i - bpp] if i >= bpp else 0
@@ -122,9 +123,20 @@ def test_report_renders_in_a_real_browser_without_console_errors(tmp_path):
     base, cand = write_runs(tmp_path)
     out = tmp_path / "report.html"
     assert tp("report", base, cand, "--id", "problem", "--grader", "exact", "-o", out, "-q").exit_code == 0
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr", "--v=0", "--window-size=1000,1400"]
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--enable-logging=stderr",
+        "--v=0",
+        "--window-size=1000,1400",
+    ]
     dom = subprocess.run([browser, *flags, "--dump-dom", out.as_uri()], capture_output=True, text=True, timeout=120)
     assert dom.returncode == 0, dom.stderr[-2000:]
     # Chromium logs every console message (errors, failed loads reported to the page) as INFO:CONSOLE.
@@ -132,12 +144,14 @@ def test_report_renders_in_a_real_browser_without_console_errors(tmp_path):
     assert dom.stdout.count("<svg") >= 4 and "<polyline" in dom.stdout and "<rect" in dom.stdout
 
     shot = tmp_path / "shot.png"
-    run = subprocess.run([browser, *flags, f"--screenshot={shot}", out.as_uri()], capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [browser, *flags, f"--screenshot={shot}", out.as_uri()], capture_output=True, text=True, timeout=120
+    )
     assert run.returncode == 0 and shot.exists(), run.stderr[-2000:]
     width, height, bpp, rows = _png_pixels(shot.read_bytes())
     assert (width, height) == (1000, 1400)
     # The first run's colour (#0072B2) is drawn: the charts are on screen, not just in the DOM.
-    blue = sum(row[i:i + 3] == b"\x00\x72\xb2" for row in rows for i in range(0, len(row), bpp))
+    blue = sum(row[i : i + 3] == b"\x00\x72\xb2" for row in rows for i in range(0, len(row), bpp))
     assert blue > 500
 
 
@@ -151,8 +165,14 @@ def paper_runs(folder):
         for bench in ("aime", "math"):
             for i in range(2):
                 ok = i < right[bench]
-                lines.append({"model": model, "benchmark": bench, "response": "<think>" + "r" * (100 if ok else 300)
-                              + f"</think>\\boxed{{{1 if ok else 0}}}", "gold": "1"})
+                lines.append(
+                    {
+                        "model": model,
+                        "benchmark": bench,
+                        "response": "<think>" + "r" * (100 if ok else 300) + f"</think>\\boxed{{{1 if ok else 0}}}",
+                        "gold": "1",
+                    }
+                )
     path = folder / "paper.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in lines))
     return path
@@ -166,7 +186,14 @@ def test_paper_layout_in_every_format(tmp_path):
     lines = plain.stdout.splitlines()
     assert lines[0].split()[-3:] == ["aime", "math", "average"]
     # m-base: aime 100% (length 100), math 50% (mean of 100 and 300 = 200); average 75% (150)
-    assert lines[1].split("  ")[0] == "m-base" and lines[1].split()[1:] == ["100.0", "(100)", "50.0", "(200)", "75.0", "(150)"]
+    assert lines[1].split("  ")[0] == "m-base" and lines[1].split()[1:] == [
+        "100.0",
+        "(100)",
+        "50.0",
+        "(200)",
+        "75.0",
+        "(150)",
+    ]
     md = tp(*args, "--markdown").stdout
     assert "| m-new | 50.0 (200) | 100.0 (100) | 75.0 (150) |" in md
     rows = list(csv.DictReader(io.StringIO(tp(*args, "--csv").stdout)))
@@ -177,8 +204,21 @@ def test_paper_layout_in_every_format(tmp_path):
 
 def test_markdown_is_a_step_summary_block_with_the_gates(tmp_path):
     base, cand = write_runs(tmp_path)
-    result = tp("stats", base, cand, "--id", "problem", "--grader", "exact", "--markdown", "-q",
-                "--fail-if", "delta.accuracy.ci_high < 0", "--fail-if", "valid_rate < 0.5")
+    result = tp(
+        "stats",
+        base,
+        cand,
+        "--id",
+        "problem",
+        "--grader",
+        "exact",
+        "--markdown",
+        "-q",
+        "--fail-if",
+        "delta.accuracy.ci_high < 0",
+        "--fail-if",
+        "valid_rate < 0.5",
+    )
     md = result.stdout
     assert md.startswith(f"### tp stats: `{base}`, `{cand}`\n\n|") and md.endswith("|\n\n")
     assert "| `valid_rate < 0.5` | input=" in md and "✅ passed" in md
@@ -203,10 +243,32 @@ def test_at_80_columns_numbers_are_never_cut():
 
     from thinkpack_cli import tables
 
-    header = ["a rather long group label", "another label", "n", "valid", "think p50", "think p90", "accuracy",
-              "rpass@1", "answer p50", "pass@16"]
-    body = [["model-" + "x" * 60, "benchmark-" + "y" * 30, "12,345", "99.9%", "123,456", "234,567", "64.25%",
-             "70.1%", "1,234", "88.8% +1.2"]]
+    header = [
+        "a rather long group label",
+        "another label",
+        "n",
+        "valid",
+        "think p50",
+        "think p90",
+        "accuracy",
+        "rpass@1",
+        "answer p50",
+        "pass@16",
+    ]
+    body = [
+        [
+            "model-" + "x" * 60,
+            "benchmark-" + "y" * 30,
+            "12,345",
+            "99.9%",
+            "123,456",
+            "234,567",
+            "64.25%",
+            "70.1%",
+            "1,234",
+            "88.8% +1.2",
+        ]
+    ]
     console = Console(width=80, record=True, force_terminal=True, color_system=None)
     parts = tables.rich_tables(header, body, label_columns=2, width=80)
     assert len(parts) == 2  # too many numbers for one table at 80 columns: two, each with the labels
@@ -227,12 +289,22 @@ def test_shell_completion_installs_and_completes(tmp_path):
     import sys
 
     env = {**os.environ, "HOME": str(tmp_path), "SHELL": "/bin/bash"}
-    installed = subprocess.run([sys.executable, "-m", "thinkpack_cli", "--install-completion", "bash"],
-                               capture_output=True, text=True, env=env, timeout=60)
+    installed = subprocess.run(
+        [sys.executable, "-m", "thinkpack_cli", "--install-completion", "bash"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert installed.returncode == 0, installed.stderr
     assert (tmp_path / ".bash_completions" / "tp.sh").exists()
-    completed = subprocess.run([sys.executable, "-m", "thinkpack_cli"], capture_output=True, text=True, timeout=60,
-                               env={**env, "_TP_COMPLETE": "complete_bash", "COMP_WORDS": "tp rep", "COMP_CWORD": "1"})
+    completed = subprocess.run(
+        [sys.executable, "-m", "thinkpack_cli"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**env, "_TP_COMPLETE": "complete_bash", "COMP_WORDS": "tp rep", "COMP_CWORD": "1"},
+    )
     assert "report" in completed.stdout.split()
 
 
@@ -240,7 +312,12 @@ def test_option_help_shows_the_choices():
     import os
     import sys
 
-    help_text = subprocess.run([sys.executable, "-m", "thinkpack_cli", "stats", "--help"], capture_output=True,
-                               text=True, env={**os.environ, "COLUMNS": "200"}, timeout=60).stdout
+    help_text = subprocess.run(
+        [sys.executable, "-m", "thinkpack_cli", "stats", "--help"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+        timeout=60,
+    ).stdout
     assert "<lm-eval|lighteval|openai-batch|vllm|nemo-skills>" in help_text
     assert "<fail|skip>" in help_text and "<rows|paper>" in help_text

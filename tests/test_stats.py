@@ -104,8 +104,14 @@ def test_group_by_gives_a_list_of_objects(tmp_path):
 
 @pytest.mark.parametrize(
     "n, c, k, expected",
-    [(10, 0, 1, 0.0), (10, 10, 5, 1.0), (10, 3, 1, 0.3), (4, 1, 2, 0.5), (5, 2, 2, 1 - math.comb(3, 2) / math.comb(5, 2)),
-     (16, 1, 8, 0.5)],
+    [
+        (10, 0, 1, 0.0),
+        (10, 10, 5, 1.0),
+        (10, 3, 1, 0.3),
+        (4, 1, 2, 0.5),
+        (5, 2, 2, 1 - math.comb(3, 2) / math.comb(5, 2)),
+        (16, 1, 8, 0.5),
+    ],
     ids=["none-correct", "all-correct", "pass1-is-mean", "n4c1k2", "n5c2k2", "n16c1k8"],
 )
 def test_pass_at_k_is_the_unbiased_estimator(n, c, k, expected):
@@ -128,7 +134,9 @@ def test_pass_at_k_over_list_fields(tmp_path):
 
 def test_pass_at_k_over_records_sharing_an_id(tmp_path):
     records = [{"qid": q, "response": a, "gold": "ok"} for q, a in [(1, "ok"), (1, "no"), (2, "no"), (2, "no")]]
-    m = json.loads(stats(jsonl(tmp_path / "s.jsonl", records), "--id", "qid", "--k", "2", "--json", "--grader", "exact").stdout)
+    m = json.loads(
+        stats(jsonl(tmp_path / "s.jsonl", records), "--id", "qid", "--k", "2", "--json", "--grader", "exact").stdout
+    )
     assert m["pass@2"] == pytest.approx(0.5)
     assert m["accuracy"] == pytest.approx(0.25)
 
@@ -175,8 +183,14 @@ def test_table_is_the_default(tmp_path):
 
 @pytest.mark.parametrize(
     "gate, code",
-    [("valid_rate < 0.5", 0), ("valid_rate < 0.95", 1), ("truncated_rate > 0.1", 1), ("accuracy >= 0.6", 1),
-     ("total == 10", 1), ("missing_rate <= 0.05", 0)],
+    [
+        ("valid_rate < 0.5", 0),
+        ("valid_rate < 0.95", 1),
+        ("truncated_rate > 0.1", 1),
+        ("accuracy >= 0.6", 1),
+        ("total == 10", 1),
+        ("missing_rate <= 0.05", 0),
+    ],
     ids=["met", "valid-missed", "truncated-missed", "accuracy-missed", "eq", "le-met"],
 )
 def test_gates(tmp_path, gate, code):
@@ -212,11 +226,13 @@ def test_gate_on_unmeasured_metric_is_missed(tmp_path):
 
 @pytest.mark.parametrize(
     "args, message",
-    [(["--fail-if", "valid < 0.9"], "unknown metric 'valid'"),
-     (["--fail-if", "valid_rate is low"], "cannot read gate"),
-     (["--k", "a,b"], "--k takes comma-separated integers"),
-     (["--json", "--csv"], "choose one of --json, --markdown, --csv"),
-     (["--grader", "fuzzy"], "Invalid value for '--grader'")],
+    [
+        (["--fail-if", "valid < 0.9"], "unknown metric 'valid'"),
+        (["--fail-if", "valid_rate is low"], "cannot read gate"),
+        (["--k", "a,b"], "--k takes comma-separated integers"),
+        (["--json", "--csv"], "choose one of --json, --markdown, --csv"),
+        (["--grader", "fuzzy"], "Invalid value for '--grader'"),
+    ],
     ids=["unknown-metric", "bad-gate", "bad-k", "two-formats", "bad-grader"],
 )
 def test_usage_errors_exit_2(tmp_path, args, message):
@@ -231,8 +247,12 @@ def test_pipe_parse_into_stats(tmp_path):
     path = jsonl(tmp_path / "e.jsonl", EVAL)
     tp = [sys.executable, "-m", "thinkpack_cli"]
     parse = subprocess.Popen([*tp, "parse", path], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    result = subprocess.run([*tp, "stats", "-", "--json", "--grader", "exact", "--fail-if", "valid_rate < 0.9"],
-                            stdin=parse.stdout, capture_output=True, text=True)
+    result = subprocess.run(
+        [*tp, "stats", "-", "--json", "--grader", "exact", "--fail-if", "valid_rate < 0.9"],
+        stdin=parse.stdout,
+        capture_output=True,
+        text=True,
+    )
     parse.stdout.close()
     assert parse.wait() == 0
     assert result.returncode == 1
@@ -246,8 +266,10 @@ def test_pipe_parse_into_stats(tmp_path):
 def test_reasoning_field_chooses_between_two_that_differ(tmp_path):
     """tp stats finds reasoning by tp parse's rule: two fields that differ are an error until
     --reasoning-field names one, and the metrics are then that field's."""
-    records = [{"response": "4", "reasoning_content": "short", "thinking": "a longer chain", "gold": "4"},
-               {"response": "5", "reasoning_content": "same", "thinking": "same", "gold": "4"}]
+    records = [
+        {"response": "4", "reasoning_content": "short", "thinking": "a longer chain", "gold": "4"},
+        {"response": "5", "reasoning_content": "same", "thinking": "same", "gold": "4"},
+    ]
     path = jsonl(tmp_path / "two.jsonl", records)
     result = stats(path, "--json", "--grader", "exact")
     assert result.exit_code == 2
@@ -279,7 +301,9 @@ def test_prompts_are_lines_of_the_input_across_blocks_and_workers(tmp_path):
     are different prompts. 1,500 records of ~4 KB span six blocks."""
     from thinkpack_cli import streams
 
-    records = [{"response": f"<think>{'r' * 4000}</think>{'4' if i % 3 == 0 else '5'}", "gold": "4"} for i in range(1500)]
+    records = [
+        {"response": f"<think>{'r' * 4000}</think>{'4' if i % 3 == 0 else '5'}", "gold": "4"} for i in range(1500)
+    ]
     path = jsonl(tmp_path / "one_sample_each.jsonl", records)
     assert (tmp_path / "one_sample_each.jsonl").stat().st_size > 5 * streams.BLOCK_BYTES
     for workers in ("1", "2", "4"):
@@ -290,14 +314,22 @@ def test_prompts_are_lines_of_the_input_across_blocks_and_workers(tmp_path):
 
 
 def test_a_record_without_the_id_is_its_own_prompt(tmp_path):
-    records = [{"qid": 1, "response": "ok", "gold": "ok"}, {"response": "no", "gold": "ok"}, {"response": "ok", "gold": "ok"}]
-    m = json.loads(stats(jsonl(tmp_path / "i.jsonl", records), "--json", "--grader", "exact", "--id", "qid", "--k", "2").stdout)
+    records = [
+        {"qid": 1, "response": "ok", "gold": "ok"},
+        {"response": "no", "gold": "ok"},
+        {"response": "ok", "gold": "ok"},
+    ]
+    m = json.loads(
+        stats(jsonl(tmp_path / "i.jsonl", records), "--json", "--grader", "exact", "--id", "qid", "--k", "2").stdout
+    )
     assert m["accuracy"] == pytest.approx(2 / 3) and m["pass@2"] is None
 
 
 def test_ids_join_samples_across_blocks(tmp_path):
-    records = [{"qid": i % 700, "response": f"<think>{'r' * 4000}</think>{'ok' if i < 700 else 'no'}", "gold": "ok"}
-               for i in range(1400)]
+    records = [
+        {"qid": i % 700, "response": f"<think>{'r' * 4000}</think>{'ok' if i < 700 else 'no'}", "gold": "ok"}
+        for i in range(1400)
+    ]
     path = jsonl(tmp_path / "two_samples_each.jsonl", records)
     m = json.loads(stats(path, "--json", "--grader", "exact", "--id", "qid", "--k", "2", "--workers", "2").stdout)
     assert m["accuracy"] == pytest.approx(0.5)
@@ -324,7 +356,10 @@ def test_a_field_no_record_has_is_a_usage_error(tmp_path, option):
 
 def test_gsm8k_solution_and_list_golds(tmp_path):
     records = [
-        {"response": "<think>48/2=24, 48+24=72</think>She sold 72 clips.", "gold": "Natalia sold 48/2 = <<48/2=24>>24 clips in May.\n#### 72"},
+        {
+            "response": "<think>48/2=24, 48+24=72</think>She sold 72 clips.",
+            "gold": "Natalia sold 48/2 = <<48/2=24>>24 clips in May.\n#### 72",
+        },
         {"response": "<think>r</think>\\boxed{7}", "gold": ["6", "7"]},
         {"response": "<think>r</think>\\boxed{8}", "gold": ["6", "7"]},
     ]
@@ -334,8 +369,11 @@ def test_gsm8k_solution_and_list_golds(tmp_path):
 
 @pytest.mark.parametrize("on_error", ["fail", "skip"])
 def test_a_null_output_is_a_wrong_sample(tmp_path, on_error):
-    records = [{"response": None, "gold": "1"}, {"response": "<think>r</think>1", "gold": "1"},
-               {"response": ["<think>r</think>1", None], "gold": "1"}]
+    records = [
+        {"response": None, "gold": "1"},
+        {"response": "<think>r</think>1", "gold": "1"},
+        {"response": ["<think>r</think>1", None], "gold": "1"},
+    ]
     result = stats(jsonl(tmp_path / "n.jsonl", records), "--json", "--on-error", on_error)
     assert result.exit_code == 0, result.stderr
     m = json.loads(result.stdout)
@@ -352,8 +390,18 @@ def test_a_delta_gate_needs_two_inputs(tmp_path):
 
 
 def test_token_counts_the_records_carry_are_kept(tmp_path):
-    records = [{"reasoning": "r", "answer": "a", "status": "valid", "reasoning_format": "think", "reasoning_tag": "think",
-                "reasoning_tokens": n, "answer_tokens": 1} for n in (10, 20, 30)]
+    records = [
+        {
+            "reasoning": "r",
+            "answer": "a",
+            "status": "valid",
+            "reasoning_format": "think",
+            "reasoning_tag": "think",
+            "reasoning_tokens": n,
+            "answer_tokens": 1,
+        }
+        for n in (10, 20, 30)
+    ]
     m = json.loads(stats(jsonl(tmp_path / "t.jsonl", records), "--json").stdout)
     assert m["reasoning_tokens_max"] == 30 and m["answer_tokens_p50"] == 1
 
@@ -361,10 +409,18 @@ def test_token_counts_the_records_carry_are_kept(tmp_path):
 def test_parse_with_a_tokenizer_piped_into_stats_keeps_token_metrics(tmp_path, tokenizers_dir):
     raw = jsonl(tmp_path / "raw.jsonl", EVAL)
     tokenizer = str(tokenizers_dir / "deepseek-r1-distill-qwen")
-    parsed = subprocess.run([sys.executable, "-m", "thinkpack_cli", "parse", raw, "-t", tokenizer, "-q"],
-                            capture_output=True, text=True, check=True).stdout
-    result = subprocess.run([sys.executable, "-m", "thinkpack_cli", "stats", "-", "--json", "--grader", "none"],
-                            input=parsed, capture_output=True, text=True)
+    parsed = subprocess.run(
+        [sys.executable, "-m", "thinkpack_cli", "parse", raw, "-t", tokenizer, "-q"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    result = subprocess.run(
+        [sys.executable, "-m", "thinkpack_cli", "stats", "-", "--json", "--grader", "none"],
+        input=parsed,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr
     m = json.loads(result.stdout)
     assert m["reasoning_tokens_max"] > 0
@@ -375,15 +431,30 @@ def test_parse_with_a_tokenizer_piped_into_stats_keeps_token_metrics(tmp_path, t
 
 
 def test_samples_file_logs_every_sample(tmp_path):
-    records = [{"qid": 1, "response": "<think>r</think>The answer is $\\dfrac{1}{3}$.", "gold": "3"},
-               {"qid": 2, "response": "<think>cut", "gold": "1"},
-               {"qid": 3, "response": "<think>r</think>5"},
-               {"qid": 4, "response": ["<think>r</think>\\boxed{2}", "<think>r</think>no idea at all, sorry, the problem is too hard for me"], "gold": "2"}]
+    records = [
+        {"qid": 1, "response": "<think>r</think>The answer is $\\dfrac{1}{3}$.", "gold": "3"},
+        {"qid": 2, "response": "<think>cut", "gold": "1"},
+        {"qid": 3, "response": "<think>r</think>5"},
+        {
+            "qid": 4,
+            "response": [
+                "<think>r</think>\\boxed{2}",
+                "<think>r</think>no idea at all, sorry, the problem is too hard for me",
+            ],
+            "gold": "2",
+        },
+    ]
     log = tmp_path / "samples.jsonl"
     result = stats(jsonl(tmp_path / "s.jsonl", records), "--id", "qid", "--samples", str(log), "--json")
     assert result.exit_code == 0, result.stderr
     entries = [json.loads(line) for line in log.read_text().splitlines()]
-    assert [(e["line"], e.get("sample"), e["id"]) for e in entries] == [(1, None, 1), (2, None, 2), (3, None, 3), (4, 0, 4), (4, 1, 4)]
+    assert [(e["line"], e.get("sample"), e["id"]) for e in entries] == [
+        (1, None, 1),
+        (2, None, 2),
+        (3, None, 3),
+        (4, 0, 4),
+        (4, 1, 4),
+    ]
     first, cut, no_gold, boxed, prose = entries
     assert (first["pred"], first["correct"], first["grade_status"]) == ("\\frac{1}{3}", False, "graded")
     assert (cut["status"], cut["grade_status"], cut["correct"]) == ("truncated", "no_answer", False)
@@ -420,11 +491,11 @@ def test_a_newline_in_a_group_value_keeps_the_markdown_table(tmp_path):
 
 
 def test_csv_neutralises_formulas(tmp_path):
-    records = [{"model": m, "response": "x"} for m in ("=HYPERLINK(\"http://x\")", "+1", "-2", "@SUM(A1)", "ok")]
+    records = [{"model": m, "response": "x"} for m in ('=HYPERLINK("http://x")', "+1", "-2", "@SUM(A1)", "ok")]
     out = stats(jsonl(tmp_path / "c.jsonl", records), "--by", "model", "--csv").stdout
     cells = [row["model"] for row in csv.DictReader(io.StringIO(out))]
     assert all(not c or c == "ok" or c.startswith("'") for c in cells), cells
-    assert "'=HYPERLINK(\"http://x\")" in cells
+    assert '\'=HYPERLINK("http://x")' in cells
     numbers = [row["total"] for row in csv.DictReader(io.StringIO(out))]
     assert numbers == ["1"] * 5  # numbers stay numbers
 

@@ -48,7 +48,7 @@ def test_fields_pass_through_unchanged_and_in_order(tmp_path):
     for before, after in zip(RECORDS, out):
         assert list(after)[: len(before)] == list(before)
         assert {k: after[k] for k in before} == before
-        assert list(after)[len(before):] == ["reasoning", "answer", "status", "reasoning_format", "reasoning_tag"]
+        assert list(after)[len(before) :] == ["reasoning", "answer", "status", "reasoning_format", "reasoning_tag"]
     assert [r["status"] for r in out] == ["valid", "missing", "truncated"]
 
 
@@ -141,8 +141,12 @@ def test_parquet_in_and_out(tmp_path):
     assert table.column("status").to_pylist() == ["valid", "missing", "truncated"]
     assert table.column("id").to_pylist() == [1, 2, 3]
     # Parquet on stdin is recognised by its magic bytes.
-    sniffed = subprocess.run([sys.executable, "-m", "thinkpack_cli", "parse", "-q"], stdin=open(source, "rb"),
-                             capture_output=True, check=True)
+    sniffed = subprocess.run(
+        [sys.executable, "-m", "thinkpack_cli", "parse", "-q"],
+        stdin=open(source, "rb"),
+        capture_output=True,
+        check=True,
+    )
     assert [r["status"] for r in read_jsonl(sniffed.stdout.decode())] == ["valid", "missing", "truncated"]
 
 
@@ -217,15 +221,25 @@ def test_fields_pass_through_byte_for_byte(tmp_path):
 
 @pytest.mark.parametrize(
     "line",
-    ['{ "response": "<think>a</think>b" }', '{"response": "<think>a</think>b"}\r', '{"response":"<think>a</think>b"}   '],
+    [
+        '{ "response": "<think>a</think>b" }',
+        '{"response": "<think>a</think>b"}\r',
+        '{"response":"<think>a</think>b"}   ',
+    ],
     ids=["spaces-inside", "crlf", "trailing-spaces"],
 )
 def test_appending_to_odd_lines_gives_valid_json(tmp_path, line):
     path = tmp_path / "in.jsonl"
     path.write_bytes(line.encode() + b"\n")
     out = run("parse", str(path)).stdout
-    assert json.loads(out) == {"response": "<think>a</think>b", "reasoning": "a", "answer": "b", "status": "valid",
-                               "reasoning_format": "think", "reasoning_tag": "<think>"}
+    assert json.loads(out) == {
+        "response": "<think>a</think>b",
+        "reasoning": "a",
+        "answer": "b",
+        "status": "valid",
+        "reasoning_format": "think",
+        "reasoning_tag": "<think>",
+    }
 
 
 def test_a_field_parse_owns_is_replaced_not_duplicated(tmp_path):

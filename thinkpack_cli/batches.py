@@ -26,14 +26,27 @@ def parse_batch(batch: Any, *, on_error: str = "fail", **options: Any) -> dict[s
     return _apply(_once("parse", options, _parser), batch, on_error)
 
 
-def grade_batch(batch: Any, *, on_error: str = "fail", answer_field: str = "answer", gold_field: str = "gold",
-                grader: str = "math", timeout: float = 5.0, workers: int | None = None) -> dict[str, list]:
+def grade_batch(
+    batch: Any,
+    *,
+    on_error: str = "fail",
+    answer_field: str = "answer",
+    gold_field: str = "gold",
+    grader: str = "math",
+    timeout: float = 5.0,
+    workers: int | None = None,
+) -> dict[str, list]:
     """``tp stats``' grading of parsed rows: adds ``pred``, ``correct`` and ``grade_status``.
 
     The grader runs in its own worker processes (one per core unless ``workers``), so map it with
     ``num_proc=1``: pool workers of ``datasets`` are daemons, which may not start processes."""
-    options = {"answer_field": answer_field, "gold_field": gold_field, "grader": grader, "timeout": timeout,
-               "workers": workers}
+    options = {
+        "answer_field": answer_field,
+        "gold_field": gold_field,
+        "grader": grader,
+        "timeout": timeout,
+        "workers": workers,
+    }
     return _apply(_once("grade", options, _grading), batch, on_error)
 
 

@@ -23,8 +23,16 @@ from .errors import RecordError, UsageError
 from .fields import GOLD_FIELDS
 from .parse import Parser, is_parsed
 
-_COMPARE = {ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
-            ast.Gt: operator.gt, ast.GtE: operator.ge, ast.In: lambda a, b: a in b, ast.NotIn: lambda a, b: a not in b}
+_COMPARE = {
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+    ast.In: lambda a, b: a in b,
+    ast.NotIn: lambda a, b: a not in b,
+}
 
 
 @dataclass
@@ -98,8 +106,14 @@ class Where:
         return paths.get(record, ast.unparse(node))
 
 
-def samples(source: str, records: Iterator[tuple[int, dict]], parser: Parser, gold_path: str | None,
-            status: str | None, where: Where | None) -> Iterator[Shown]:
+def samples(
+    source: str,
+    records: Iterator[tuple[int, dict]],
+    parser: Parser,
+    gold_path: str | None,
+    status: str | None,
+    where: Where | None,
+) -> Iterator[Shown]:
     """Every sample of ``records`` that passes the status and --where filters (grading comes later)."""
     for line, record in records:
         if where is not None and not where(record):
@@ -113,11 +127,20 @@ def samples(source: str, records: Iterator[tuple[int, dict]], parser: Parser, go
         several = isinstance(record.get("status"), list)
         count = len(record["status"]) if several else 1
         for i in range(count):
+
             def nth(value, i=i, several=several):
                 return value[i] if several and isinstance(value, list) else value
 
-            shown = Shown(source, line, i if several else None, record, nth(record["status"]), nth(record.get("reasoning")),
-                          nth(record.get("answer")) or "", gold)
+            shown = Shown(
+                source,
+                line,
+                i if several else None,
+                record,
+                nth(record["status"]),
+                nth(record.get("reasoning")),
+                nth(record.get("answer")) or "",
+                gold,
+            )
             if status is None or shown.status == status:
                 yield shown
 
@@ -158,8 +181,9 @@ def pick(candidates: Iterator[Shown], n: int, grader, wrong: bool, seed: int | N
         nonlocal seen
         if grader is not None:
             graded = [s for s in batch if s.gold is not None]
-            for s, verdict in zip(graded, grader.verdicts([(None if s.status == "truncated" else s.answer, s.gold)
-                                                           for s in graded])):
+            for s, verdict in zip(
+                graded, grader.verdicts([(None if s.status == "truncated" else s.answer, s.gold) for s in graded])
+            ):
                 s.verdict = verdict
         for s in batch:
             if wrong and (s.verdict is None or s.verdict.correct):

@@ -73,7 +73,9 @@ def standard_error(values: list[float]) -> float | None:
 # ---------------------------------------------------------------------------- bootstrap
 
 
-def bootstrap_mean(values: list[float], resamples: int = RESAMPLES, seed: int = SEED) -> tuple[float | None, float | None]:
+def bootstrap_mean(
+    values: list[float], resamples: int = RESAMPLES, seed: int = SEED
+) -> tuple[float | None, float | None]:
     """The 95% percentile-bootstrap interval of the mean of ``values``."""
     if len(values) < 2:
         return None, None
@@ -87,8 +89,9 @@ def bootstrap_mean(values: list[float], resamples: int = RESAMPLES, seed: int = 
     return _percentiles(means)
 
 
-def bootstrap_difference(base: list[float], other: list[float], resamples: int = RESAMPLES,
-                         seed: int = SEED) -> tuple[float | None, float | None]:
+def bootstrap_difference(
+    base: list[float], other: list[float], resamples: int = RESAMPLES, seed: int = SEED
+) -> tuple[float | None, float | None]:
     """The interval of mean(other) - mean(base), each resampled on its own (nothing pairs them)."""
     if len(base) < 2 or len(other) < 2:
         return None, None
@@ -100,8 +103,9 @@ def bootstrap_difference(base: list[float], other: list[float], resamples: int =
         mid = b.mean() - a.mean()
         return float(mid - Z95 * se), float(mid + Z95 * se)
     rng = np.random.default_rng(seed)
-    diffs = b[rng.integers(0, len(b), size=(resamples, len(b)))].mean(axis=1) - \
-        a[rng.integers(0, len(a), size=(resamples, len(a)))].mean(axis=1)
+    diffs = b[rng.integers(0, len(b), size=(resamples, len(b)))].mean(axis=1) - a[
+        rng.integers(0, len(a), size=(resamples, len(a)))
+    ].mean(axis=1)
     return _percentiles(diffs)
 
 
@@ -141,8 +145,9 @@ def accuracy_interval(prompts: dict[Any, tuple[int, int]]) -> dict[str, float | 
     return {"accuracy.se": standard_error(scores), "accuracy.ci_low": low, "accuracy.ci_high": high}
 
 
-def delta_interval(base: dict[Any, tuple[int, int]], other: dict[Any, tuple[int, int]],
-                   paired: bool) -> dict[str, float | int | None]:
+def delta_interval(
+    base: dict[Any, tuple[int, int]], other: dict[Any, tuple[int, int]], paired: bool
+) -> dict[str, float | int | None]:
     """The interval of other's accuracy minus base's: paired over shared prompts, else unpaired."""
     if paired:
         shared = [p for p in other if p in base]
@@ -187,7 +192,9 @@ def rate_intervals(row: dict) -> dict[str, float | None]:
     return out
 
 
-def annotate(rows: list[dict], columns: list, correct: dict[int, list[bool]], by: tuple[str, ...], paired: bool) -> None:
+def annotate(
+    rows: list[dict], columns: list, correct: dict[int, list[bool]], by: tuple[str, ...], paired: bool
+) -> None:
     """Add the intervals to the rows ``stats.rows`` built: one per (group, input), the inputs of a group in
     order, so each row's tally is found by its group key and its position among the inputs."""
     width = len(columns)
@@ -204,5 +211,6 @@ def annotate(rows: list[dict], columns: list, correct: dict[int, list[bool]], by
                 first = prompts
             elif "delta" in row:
                 row["delta"].update(rate_delta_intervals(base_row, row))
-                row["delta"].update(delta_interval(first, prompts, paired) if first and prompts
-                                    else dict.fromkeys(DELTA_NAMES))
+                row["delta"].update(
+                    delta_interval(first, prompts, paired) if first and prompts else dict.fromkeys(DELTA_NAMES)
+                )

@@ -93,8 +93,14 @@ def progress(description: str, total: float | None, unit: str = "bytes", status:
     )
 
     counter = [DownloadColumn(), TransferSpeedColumn()] if unit == "bytes" else [MofNCompleteColumn()]
-    columns = [TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), *counter,
-               TimeElapsedColumn(), TimeRemainingColumn()]
+    columns = [
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        *counter,
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    ]
     if status:
         columns.append(TextColumn("{task.fields[status]}"))
     with Progress(*columns, console=stderr(), transient=True) as bar:

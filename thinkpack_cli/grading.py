@@ -120,7 +120,9 @@ def _grade_letter(region: str, choice: str) -> Verdict:
 
 def _grade_expression(region: str, contained: bool, gold: str) -> Verdict:
     gold_text, pred_text, reading = expression_inputs(region, contained, gold)
-    return Verdict(False, None, UNPARSABLE, "math_verify") if pred_text is None else _verify(gold_text, pred_text, reading)
+    return (
+        Verdict(False, None, UNPARSABLE, "math_verify") if pred_text is None else _verify(gold_text, pred_text, reading)
+    )
 
 
 @lru_cache(maxsize=65536)  # different answers often hand Math-Verify the same texts (a container's content)
@@ -183,8 +185,10 @@ def math_verify_configs():
     """(prediction configs, gold configs), as lighteval's math metrics use them."""
     from math_verify import ExprExtractionConfig, LatexExtractionConfig
 
-    return ((LatexExtractionConfig(boxed_match_priority=0), ExprExtractionConfig()),
-            (LatexExtractionConfig(), ExprExtractionConfig()))
+    return (
+        (LatexExtractionConfig(boxed_match_priority=0), ExprExtractionConfig()),
+        (LatexExtractionConfig(), ExprExtractionConfig()),
+    )
 
 
 @lru_cache(maxsize=None)
@@ -256,7 +260,9 @@ class Grader:
         if progress is not None:
             progress.advance(sum(r is not None for r in results))
         # Items with one gold next to each other: a worker then parses that gold once.
-        undecided = sorted(((i, pair) for i, pair in enumerate(pairs) if results[i] is None), key=lambda item: str(item[1][1]))
+        undecided = sorted(
+            ((i, pair) for i, pair in enumerate(pairs) if results[i] is None), key=lambda item: str(item[1][1])
+        )
         if undecided:
             self._run(undecided, results, progress)
         return results

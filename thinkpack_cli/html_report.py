@@ -67,12 +67,26 @@ class FactsJob:
             prompt = paths.get(record, self.id_path) if self.id_path else None
             for i in range(count):
                 status, reasoning, answer = (c[i] if several and isinstance(c, list) else c for c in columns)
-                facts.append(Fact(line, i if several else None, status, None if reasoning is None else len(reasoning),
-                                  prompt if self.id_path else ("line", line)))
+                facts.append(
+                    Fact(
+                        line,
+                        i if several else None,
+                        status,
+                        None if reasoning is None else len(reasoning),
+                        prompt if self.id_path else ("line", line),
+                    )
+                )
                 if kept.get(status, EXAMPLES) < EXAMPLES:
                     kept[status] += 1
-                    examples.append({"line": line, "index": i if several else None, "status": status,
-                                     "reasoning": (reasoning or "")[:EXCERPT], "answer": (answer or "")[:EXCERPT]})
+                    examples.append(
+                        {
+                            "line": line,
+                            "index": i if several else None,
+                            "status": status,
+                            "reasoning": (reasoning or "")[:EXCERPT],
+                            "answer": (answer or "")[:EXCERPT],
+                        }
+                    )
         return (facts, examples), errors, len(rows)
 
 
@@ -121,8 +135,14 @@ def collect(paths_: list[str], stats_options, parser: Parser, **run_options) -> 
 
 
 def render(rows: list[dict], runs: list[Run], by: tuple[str, ...], title: str) -> str:
-    sections = [_headline(rows, by), _accuracy_by_length(runs), _histograms(runs), _thinking(runs),
-                _problems(runs), _examples(runs)]
+    sections = [
+        _headline(rows, by),
+        _accuracy_by_length(runs),
+        _histograms(runs),
+        _thinking(runs),
+        _problems(runs),
+        _examples(runs),
+    ]
     return _PAGE.format(title=escape(title), inputs=escape(", ".join(r.name for r in runs)), body="\n".join(sections))
 
 
@@ -135,17 +155,25 @@ def _headline(rows: list[dict], by: tuple[str, ...]) -> str:
     body = []
     for row in rows:
         delta = row.get("delta") or {}
-        cells = [*(escape(str(row.get(b))) for b in by), escape(str(row.get("input", runs_name(row)))),
-                 f"{row.get('total', 0):,}", _pct(row.get("valid_rate")), _pct(row.get("truncated_rate")),
-                 _pct(row.get("accuracy")), _interval(row.get("accuracy.ci_low"), row.get("accuracy.ci_high")),
-                 "" if row.get("reasoning_chars_p50") is None else f"{row['reasoning_chars_p50']:,}",
-                 "" if delta.get("accuracy") is None else f"{delta['accuracy'] * 100:+.1f} pp",
-                 _interval(delta.get("accuracy.ci_low"), delta.get("accuracy.ci_high"), signed=True)]
+        cells = [
+            *(escape(str(row.get(b))) for b in by),
+            escape(str(row.get("input", runs_name(row)))),
+            f"{row.get('total', 0):,}",
+            _pct(row.get("valid_rate")),
+            _pct(row.get("truncated_rate")),
+            _pct(row.get("accuracy")),
+            _interval(row.get("accuracy.ci_low"), row.get("accuracy.ci_high")),
+            "" if row.get("reasoning_chars_p50") is None else f"{row['reasoning_chars_p50']:,}",
+            "" if delta.get("accuracy") is None else f"{delta['accuracy'] * 100:+.1f} pp",
+            _interval(delta.get("accuracy.ci_low"), delta.get("accuracy.ci_high"), signed=True),
+        ]
         body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-    return (f'<section id="headline"><h2>Headline</h2><table><thead><tr>{"".join(f"<th>{escape(h)}</th>" for h in head)}'
-            f"</tr></thead><tbody>{''.join(body)}</tbody></table>"
-            "<p class=note>Intervals: Wilson for one sample per prompt, else a bootstrap over prompts; Δ is paired "
-            "over shared prompts when --id is given.</p></section>")
+    return (
+        f'<section id="headline"><h2>Headline</h2><table><thead><tr>{"".join(f"<th>{escape(h)}</th>" for h in head)}'
+        f"</tr></thead><tbody>{''.join(body)}</tbody></table>"
+        "<p class=note>Intervals: Wilson for one sample per prompt, else a bootstrap over prompts; Δ is paired "
+        "over shared prompts when --id is given.</p></section>"
+    )
 
 
 def runs_name(row: dict) -> str:
@@ -178,6 +206,7 @@ def _bin(edges: list[int], value: int) -> int:
 def _labels(edges: list[int]) -> list[str]:
     def short(n):
         return f"{n / 1000:.1f}k" if n >= 1000 else str(n)
+
     return [f"{short(edges[i])}–{short(edges[i + 1] - 1)}" for i in range(len(edges) - 1)]
 
 
@@ -195,11 +224,15 @@ def _accuracy_by_length(runs: list[Run]) -> str:
                 right[b] += f.correct
         series.append((run.name, [r / t if t else None for r, t in zip(right, total)]))
         counts.append((run.name, total))
-    table = "".join(f"<tr><td>{escape(name)}</td>{''.join(f'<td>{n:,}</td>' for n in total)}</tr>" for name, total in counts)
-    return ('<section id="length"><h2>Accuracy by reasoning length (characters)</h2>'
-            + svg.line_chart("accuracy by reasoning length", _labels(edges), series)
-            + f"<table><thead><tr><th>samples per bin</th>{''.join(f'<th>{escape(label)}</th>' for label in _labels(edges))}"
-            f"</tr></thead><tbody>{table}</tbody></table></section>")
+    table = "".join(
+        f"<tr><td>{escape(name)}</td>{''.join(f'<td>{n:,}</td>' for n in total)}</tr>" for name, total in counts
+    )
+    return (
+        '<section id="length"><h2>Accuracy by reasoning length (characters)</h2>'
+        + svg.line_chart("accuracy by reasoning length", _labels(edges), series)
+        + f"<table><thead><tr><th>samples per bin</th>{''.join(f'<th>{escape(label)}</th>' for label in _labels(edges))}"
+        f"</tr></thead><tbody>{table}</tbody></table></section>"
+    )
 
 
 def _histograms(runs: list[Run]) -> str:
@@ -215,10 +248,14 @@ def _histograms(runs: list[Run]) -> str:
                 if f.status == status and f.reasoning_chars:
                     counts[_bin(edges, f.reasoning_chars)] += 1
             series.append((status, counts))
-        others = ", ".join(f"{s}: {sum(f.status == s for f in run.facts):,}" for s in STATUSES if s not in (VALID, TRUNCATED))
-        parts.append(f"<h3>{escape(run.name)}</h3>" + svg.bar_chart(f"reasoning length per status: {run.name}",
-                                                                    _labels(edges), series)
-                     + f"<p class=note>No reasoning to measure: {others}.</p>")
+        others = ", ".join(
+            f"{s}: {sum(f.status == s for f in run.facts):,}" for s in STATUSES if s not in (VALID, TRUNCATED)
+        )
+        parts.append(
+            f"<h3>{escape(run.name)}</h3>"
+            + svg.bar_chart(f"reasoning length per status: {run.name}", _labels(edges), series)
+            + f"<p class=note>No reasoning to measure: {others}.</p>"
+        )
     return "".join(parts) + "</section>"
 
 
@@ -235,15 +272,25 @@ def _thinking(runs: list[Run]) -> str:
 
         (a_on, n_on), (a_off, n_off) = accuracy(thought), accuracy(skipped)
         rate = len(thought) / len(run.facts) if run.facts else None
-        body.append(f"<tr><td>{escape(run.name)}</td><td>{_pct(rate)}</td><td>{_pct(a_on)}</td><td>{n_on:,}</td>"
-                    f"<td>{_pct(a_off)}</td><td>{n_off:,}</td></tr>")
+        body.append(
+            f"<tr><td>{escape(run.name)}</td><td>{_pct(rate)}</td><td>{_pct(a_on)}</td><td>{n_on:,}</td>"
+            f"<td>{_pct(a_off)}</td><td>{n_off:,}</td></tr>"
+        )
         bars.append((run.name, [rate or 0, a_on or 0, a_off or 0]))
-    chart = svg.bar_chart("think rate and accuracy", ["think rate", "accuracy, thought", "accuracy, no thinking"],
-                          bars, y_format=lambda v: f"{v:.0%}", y_max=1.0)
-    return ('<section id="thinking"><h2>Thinking: how often, and does it pay</h2>' + chart
-            + f"<table><thead><tr>{''.join(f'<th>{escape(h)}</th>' for h in head)}</tr></thead>"
-            f"<tbody>{''.join(body)}</tbody></table><p class=note>Thought: a reasoning block was opened (valid or "
-            "truncated); not: empty or missing.</p></section>")
+    chart = svg.bar_chart(
+        "think rate and accuracy",
+        ["think rate", "accuracy, thought", "accuracy, no thinking"],
+        bars,
+        y_format=lambda v: f"{v:.0%}",
+        y_max=1.0,
+    )
+    return (
+        '<section id="thinking"><h2>Thinking: how often, and does it pay</h2>'
+        + chart
+        + f"<table><thead><tr>{''.join(f'<th>{escape(h)}</th>' for h in head)}</tr></thead>"
+        f"<tbody>{''.join(body)}</tbody></table><p class=note>Thought: a reasoning block was opened (valid or "
+        "truncated); not: empty or missing.</p></section>"
+    )
 
 
 def _problems(runs: list[Run]) -> str:
@@ -276,14 +323,20 @@ def _problems(runs: list[Run]) -> str:
     body = []
     for prompt, cells, difficulty, flip in shown:
         tds = "".join(f'<td class="{_shade(n, c)}">{c}/{n}</td>' if n else "<td></td>" for n, c in cells)
-        body.append(f"<tr><td>{escape(str(prompt))}</td><td>{difficulty * 100:.0f}%</td><td>{'⇄' * flip}</td>{tds}</tr>")
-    note = f"<p class=note>{len(entries):,} problems, {flipped:,} flipped between runs (solved by a majority of " \
-           f"samples in one run, not the next); flips first, then hardest.</p>"
+        body.append(
+            f"<tr><td>{escape(str(prompt))}</td><td>{difficulty * 100:.0f}%</td><td>{'⇄' * flip}</td>{tds}</tr>"
+        )
+    note = (
+        f"<p class=note>{len(entries):,} problems, {flipped:,} flipped between runs (solved by a majority of "
+        f"samples in one run, not the next); flips first, then hardest.</p>"
+    )
     if len(entries) > MAX_PROBLEMS:
         note += f"<p class=note>Showing {MAX_PROBLEMS:,} of {len(entries):,}.</p>"
-    return (f'<section id="problems"><h2>Problems: which runs got which prompts right</h2>{note}<table><thead><tr>'
-            f"<th>prompt</th><th>solved (all runs)</th><th>flips</th>{head}</tr></thead><tbody>{''.join(body)}"
-            "</tbody></table></section>")
+    return (
+        f'<section id="problems"><h2>Problems: which runs got which prompts right</h2>{note}<table><thead><tr>'
+        f"<th>prompt</th><th>solved (all runs)</th><th>flips</th>{head}</tr></thead><tbody>{''.join(body)}"
+        "</tbody></table></section>"
+    )
 
 
 def _key(prompt: Any) -> Any:
@@ -299,7 +352,9 @@ def _shade(n: int, c: int) -> str:
 def _examples(runs: list[Run]) -> str:
     parts = ['<section id="examples"><h2>Example records</h2>']
     for r, run in enumerate(runs):
-        links = " · ".join(f'<a href="#ex-{r}-{s}-0">{s} ({len(run.examples[s])})</a>' for s in STATUSES if run.examples[s])
+        links = " · ".join(
+            f'<a href="#ex-{r}-{s}-0">{s} ({len(run.examples[s])})</a>' for s in STATUSES if run.examples[s]
+        )
         parts.append(f"<h3>{escape(run.name)}</h3><p>{links}</p>")
         for status in STATUSES:
             for i, ex in enumerate(run.examples[status]):
@@ -309,7 +364,8 @@ def _examples(runs: list[Run]) -> str:
                     f'<article class="example" id="ex-{r}-{status}-{i}"><header><b>{status}</b> · {where} · {verdict}</header>'
                     f'<pre class="reasoning">{escape(ex["reasoning"])}</pre><pre class="answer">{escape(ex["answer"])}</pre>'
                     f"<p>gold: <code>{escape(str(ex.get('gold')))}</code> · extracted: <code>{escape(str(ex.get('pred')))}</code></p>"
-                    "</article>")
+                    "</article>"
+                )
     return "".join(parts) + "</section>"
 
 

@@ -28,10 +28,18 @@ def load_gold(path: str, id_path: str | None, gold_path: str | None = None, inpu
             raise InputError(path, first + errors[0][0], errors[0][1])
         for offset, record, _ in rows:
             key = _hashable(paths.get(record, id_path))
-            gold = next((v for v in (paths.get(record, n) for n in ((gold_path,) if gold_path else GOLD_FILE_FIELDS))
-                         if v is not None and v != ""), None)
+            gold = next(
+                (
+                    v
+                    for v in (paths.get(record, n) for n in ((gold_path,) if gold_path else GOLD_FILE_FIELDS))
+                    if v is not None and v != ""
+                ),
+                None,
+            )
             if key is None or gold is None:
-                raise InputError(path, first + offset, f"no {id_path!r} or no gold ({gold_path or ', '.join(GOLD_FILE_FIELDS)})")
+                raise InputError(
+                    path, first + offset, f"no {id_path!r} or no gold ({gold_path or ', '.join(GOLD_FILE_FIELDS)})"
+                )
             if key in table and table[key] != gold:
                 raise InputError(path, first + offset, f"id {key!r} has two different golds")
             table[key] = gold

@@ -38,7 +38,7 @@ def splice(marked: str, found: dict, texts: dict[str, str]):
     pieces, spans, pos, shift = [], {}, 0, 0
     for key, m in sorted(found.items(), key=lambda item: item[1].start()):
         real = texts[m.group(0)]
-        pieces += (marked[pos:m.start()], real)
+        pieces += (marked[pos : m.start()], real)
         start = m.start() + shift
         spans[key] = (start, start + len(real))
         shift += len(real) - (m.end() - m.start())
@@ -50,8 +50,10 @@ def splice(marked: str, found: dict, texts: dict[str, str]):
 def check_same(real: str, spliced: str, name: str) -> None:
     if real != spliced:
         at = next((k for k, (x, y) in enumerate(zip(real, spliced)) if x != y), min(len(real), len(spliced)))
-        raise RecordError(f"the chat template of {name} rewrites this record's assistant text (at character "
-                          f"{at}: {real[at:at + 30]!r}), so tp cannot tell where its spans are")
+        raise RecordError(
+            f"the chat template of {name} rewrites this record's assistant text (at character "
+            f"{at}: {real[at : at + 30]!r}), so tp cannot tell where its spans are"
+        )
 
 
 def unmark(value: Any, texts: dict[str, str]) -> Any:

@@ -67,7 +67,11 @@ def arrow_files(path: str) -> list[str]:
     if os.path.exists(os.path.join(path, "dataset_dict.json")):
         with open(os.path.join(path, "dataset_dict.json"), encoding="utf-8") as f:
             splits = json.load(f).get("splits", [])
-        raise InputError(path, None, f"a saved DatasetDict: name one split, e.g. {os.path.join(path, splits[0] if splits else 'train')}")
+        raise InputError(
+            path,
+            None,
+            f"a saved DatasetDict: name one split, e.g. {os.path.join(path, splits[0] if splits else 'train')}",
+        )
     state = os.path.join(path, "state.json")
     if not os.path.exists(state):
         raise InputError(path, None, "a folder that is not a datasets save_to_disk folder (no state.json)")
@@ -89,8 +93,11 @@ def arrow_blocks(source, block_rows: int) -> Iterator:
             head = stream.read(6)
             stream.seek(0)
             reader = pa.ipc.open_file(stream) if head == _MAGIC_ARROW_FILE else pa.ipc.open_stream(stream)
-            batches = (reader.get_batch(i) for i in range(reader.num_record_batches)) if head == _MAGIC_ARROW_FILE \
+            batches = (
+                (reader.get_batch(i) for i in range(reader.num_record_batches))
+                if head == _MAGIC_ARROW_FILE
                 else iter(reader)
+            )
             for batch in batches:
                 for start in range(0, batch.num_rows, block_rows):
                     piece = batch.slice(start, block_rows)

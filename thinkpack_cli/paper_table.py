@@ -26,7 +26,9 @@ def grid(rows: list[dict], by: tuple[str, ...], several_inputs: bool, tokens: bo
         row_of = lambda r: _label(r.get(by[-1]))  # noqa: E731
         column_of = lambda r: " / ".join(_label(r.get(b)) for b in by[:-1])  # noqa: E731
     else:
-        raise UsageError("--layout paper needs --by BENCHMARK,MODEL (or one --by field and several inputs, one per model)")
+        raise UsageError(
+            "--layout paper needs --by BENCHMARK,MODEL (or one --by field and several inputs, one per model)"
+        )
     length = "reasoning_tokens_mean" if tokens else "reasoning_chars_mean"
     cells: dict[tuple[str, str], tuple[Any, Any]] = {}
     for row in rows:
@@ -38,8 +40,10 @@ def grid(rows: list[dict], by: tuple[str, ...], several_inputs: bool, tokens: bo
         values = [cells.get((model, b)) for b in benchmarks]
         if all(v is not None and v[0] is not None for v in values):
             lengths = [v[1] for v in values]
-            cells[(model, AVERAGE)] = (sum(v[0] for v in values) / len(values),
-                                       sum(lengths) / len(lengths) if None not in lengths else None)
+            cells[(model, AVERAGE)] = (
+                sum(v[0] for v in values) / len(values),
+                sum(lengths) / len(lengths) if None not in lengths else None,
+            )
     return models, benchmarks, cells, "tokens" if tokens else "chars"
 
 
@@ -67,8 +71,10 @@ def markdown(rows, by, several_inputs, tokens) -> str:
     def line(cells):
         return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
 
-    return "\n".join([line(header), "| " + " | ".join(["---"] + ["---:"] * (len(header) - 1)) + " |",
-                      *map(line, body)]) + "\n"
+    return (
+        "\n".join([line(header), "| " + " | ".join(["---"] + ["---:"] * (len(header) - 1)) + " |", *map(line, body)])
+        + "\n"
+    )
 
 
 def to_csv(rows, by, several_inputs, tokens) -> str:

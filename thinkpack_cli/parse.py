@@ -98,7 +98,10 @@ class Parser:
         name, parents, text = self._text(record)
         prefixed = self._prefixed(record)
         if self.path is not None and self.path.wildcard:  # one sample per match, each beside its own fields
-            return [self._split(name, t, *_beside(p, record, self.reasoning_fields), prefixed) for t, p in zip(text, parents)]
+            return [
+                self._split(name, t, *_beside(p, record, self.reasoning_fields), prefixed)
+                for t, p in zip(text, parents)
+            ]
         reasoning, reasoning_field, finish = _beside(parents, record, self.reasoning_fields)
         if isinstance(text, list):
             return [
@@ -183,12 +186,16 @@ def _reasoning_sibling(parent: Any, record: dict, names: tuple[str, ...]) -> tup
         if name == "reasoning" and parent is record and "reasoning_format" in record:
             # A record tp parsed before holds our own `reasoning`: only what a server split off under that name counts.
             value = _split_by_server(value, record["reasoning_format"], record.get("reasoning_tag"))
-        if isinstance(value, str) or (isinstance(value, list) and value and all(isinstance(v, (str, type(None))) for v in value)):
+        if isinstance(value, str) or (
+            isinstance(value, list) and value and all(isinstance(v, (str, type(None))) for v in value)
+        ):
             if found is None:
                 found = name, value
             elif _stripped(value) != _stripped(found[1]):
-                raise RecordError(f"two different reasoning fields, {found[0]!r} and {name!r}: "
-                                  "name the one to use with --reasoning-field")
+                raise RecordError(
+                    f"two different reasoning fields, {found[0]!r} and {name!r}: "
+                    "name the one to use with --reasoning-field"
+                )
     return found or (None, None)
 
 
@@ -220,7 +227,9 @@ def _nth(value: Any, i: int) -> Any:
 def _kind(value: Any) -> str:
     if value is None:
         return "null"
-    return {dict: "an object", list: "a list", bool: "a boolean", int: "a number", float: "a number"}.get(type(value), type(value).__name__)
+    return {dict: "an object", list: "a list", bool: "a boolean", int: "a number", float: "a number"}.get(
+        type(value), type(value).__name__
+    )
 
 
 def is_parsed(record: dict) -> bool:
@@ -237,6 +246,16 @@ def parse_record(record: dict, **options: Any) -> dict:
 
 
 __all__ = [
-    "EMPTY", "MISSING", "OWNED_FIELDS", "STATUSES", "TEXT_FIELDS", "TRUNCATED", "VALID",
-    "ParseOptions", "Parser", "is_parsed", "parse_batch", "parse_record",
+    "EMPTY",
+    "MISSING",
+    "OWNED_FIELDS",
+    "STATUSES",
+    "TEXT_FIELDS",
+    "TRUNCATED",
+    "VALID",
+    "ParseOptions",
+    "Parser",
+    "is_parsed",
+    "parse_batch",
+    "parse_record",
 ]

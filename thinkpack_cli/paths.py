@@ -21,7 +21,9 @@ from typing import Any
 from .errors import UsageError
 
 WILDCARD = "*"
-_TOKEN = re.compile(r"""\s*(?:\[\s*(?P<quoted>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')\s*\]|\[(?P<bracket>[^\[\]]*(?:\[[^\[\]]*\][^\[\]]*)*)\]|(?P<dot>\.)|(?P<name>[^.\[\]|]+))""")
+_TOKEN = re.compile(
+    r"""\s*(?:\[\s*(?P<quoted>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')\s*\]|\[(?P<bracket>[^\[\]]*(?:\[[^\[\]]*\][^\[\]]*)*)\]|(?P<dot>\.)|(?P<name>[^.\[\]|]+))"""
+)
 
 
 class Missing(LookupError):

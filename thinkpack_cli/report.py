@@ -15,10 +15,21 @@ import orjson
 
 FORMATS = ("table", "json", "markdown", "csv")
 # The headline metrics of a grouped table, with short headers so a row fits a terminal.
-_HEADLINE = {"total": "n", "valid_rate": "valid", "empty_rate": "empty", "truncated_rate": "truncated",
-             "missing_rate": "missing", "answer_rate": "answered", "reasoning_chars_p50": "think p50",
-             "reasoning_chars_p90": "think p90", "answer_chars_p50": "answer p50", "reasoning_tokens_p50": "think tok p50",
-             "answer_tokens_p50": "answer tok p50", "accuracy": "accuracy", "rpass@1": "rpass@1"}
+_HEADLINE = {
+    "total": "n",
+    "valid_rate": "valid",
+    "empty_rate": "empty",
+    "truncated_rate": "truncated",
+    "missing_rate": "missing",
+    "answer_rate": "answered",
+    "reasoning_chars_p50": "think p50",
+    "reasoning_chars_p90": "think p90",
+    "answer_chars_p50": "answer p50",
+    "reasoning_tokens_p50": "think tok p50",
+    "answer_tokens_p50": "answer tok p50",
+    "accuracy": "accuracy",
+    "rpass@1": "rpass@1",
+}
 
 
 def render(rows: list[dict], names: list[str], by: tuple[str, ...], kind: str, several_inputs: bool) -> str:
@@ -32,7 +43,9 @@ def render(rows: list[dict], names: list[str], by: tuple[str, ...], kind: str, s
     return _markdown(header, body)
 
 
-def print_table(rows: list[dict], names: list[str], by: tuple[str, ...], several_inputs: bool, tsv: bool = False) -> None:
+def print_table(
+    rows: list[dict], names: list[str], by: tuple[str, ...], several_inputs: bool, tsv: bool = False
+) -> None:
     from . import tables
 
     header, body = _grid(rows, names, by, several_inputs)
@@ -43,7 +56,9 @@ def _label_columns(by: tuple[str, ...], several_inputs: bool) -> int:
     return len(by) + (1 if several_inputs else 0) if by else 1
 
 
-def _grid(rows: list[dict], names: list[str], by: tuple[str, ...], several_inputs: bool) -> tuple[list[str], list[list[str]]]:
+def _grid(
+    rows: list[dict], names: list[str], by: tuple[str, ...], several_inputs: bool
+) -> tuple[list[str], list[list[str]]]:
     if not by:  # one group: metrics down the side
         header = ["metric"]
         for i, row in enumerate(rows):

@@ -49,6 +49,7 @@ LABEL_MIN = 10  # a label column shrinks (and wraps) down to this
 def rich_tables(header: list[str], body: list[list[str]], label_columns: int, width: int) -> list:
     """The table for a terminal ``width`` columns wide: as one table when its numbers fit beside the labels,
     else as several, each with the labels and as many number columns as fit whole."""
+
     def need(i):  # a number column: its widest cell, its header folding onto two lines at most, and borders
         return max(max((len(line[i]) for line in body), default=1), (len(header[i]) + 1) // 2) + 3
 
@@ -62,8 +63,10 @@ def rich_tables(header: list[str], body: list[list[str]], label_columns: int, wi
         used += need(i)
     groups.append(current)
     keep = list(range(label_columns))
-    return [rich_table([header[i] for i in keep + g], [[line[i] for i in keep + g] for line in body], label_columns)
-            for g in groups]
+    return [
+        rich_table([header[i] for i in keep + g], [[line[i] for i in keep + g] for line in body], label_columns)
+        for g in groups
+    ]
 
 
 def rich_table(header: list[str], body: list[list[str]], label_columns: int):
@@ -74,8 +77,9 @@ def rich_table(header: list[str], body: list[list[str]], label_columns: int):
         if i < label_columns:
             table.add_column(title, justify="left", overflow="fold")
         else:  # numbers keep their full width; the labels give way, and a header folds rather than ends in "…"
-            table.add_column(title, justify="right", overflow="fold",
-                             min_width=max((len(line[i]) for line in body), default=1))
+            table.add_column(
+                title, justify="right", overflow="fold", min_width=max((len(line[i]) for line in body), default=1)
+            )
     for line in body:
         table.add_row(*line)
     return table

@@ -30,8 +30,9 @@ def load(name_or_path: str) -> Any:
         tokenizer = AutoTokenizer.from_pretrained(name_or_path)
     except Exception as e:  # transformers raises many kinds; all mean "cannot load this"
         if os.path.isdir(name_or_path) and not any(
-                name.startswith(("tokenizer.json", "vocab.", "tokenizer.model", "merges.")) or name.endswith(".tiktoken")
-                for name in os.listdir(name_or_path)):
+            name.startswith(("tokenizer.json", "vocab.", "tokenizer.model", "merges.")) or name.endswith(".tiktoken")
+            for name in os.listdir(name_or_path)
+        ):
             raise _no_vocabulary(name_or_path, "no vocabulary file") from None  # newer transformers raise here
         first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise UsageError(f"cannot load tokenizer {name_or_path!r}: {first_line}") from None
@@ -44,8 +45,10 @@ def load(name_or_path: str) -> Any:
 
 
 def _no_vocabulary(name_or_path: str, why: str) -> UsageError:
-    return UsageError(f"cannot load tokenizer {name_or_path!r}: its vocabulary did not load ({why}; a folder "
-                      "needs tokenizer.json, or the vocabulary files, beside tokenizer_config.json)")
+    return UsageError(
+        f"cannot load tokenizer {name_or_path!r}: its vocabulary did not load ({why}; a folder "
+        "needs tokenizer.json, or the vocabulary files, beside tokenizer_config.json)"
+    )
 
 
 def generation_prompt(tokenizer: Any, messages: list[dict] = _PROBE, **template_kwargs: Any) -> str:

@@ -19,7 +19,9 @@ import pytest
 from thinkpack_cli.formats import get_format
 
 CASES_FILE = Path(__file__).parent / "reasoning" / "cases.jsonl"
-CASES = [json.loads(line) for line in CASES_FILE.read_text(encoding="utf-8").splitlines()] if CASES_FILE.exists() else []
+CASES = (
+    [json.loads(line) for line in CASES_FILE.read_text(encoding="utf-8").splitlines()] if CASES_FILE.exists() else []
+)
 
 
 def _norm(text):
@@ -31,7 +33,9 @@ def _split(case):
     return fmt.split(case["input"], case["mapping"]["prefixed"])
 
 
-@pytest.mark.parametrize("case", CASES, ids=[f"{c['provenance']['repo'].split('/')[0]}:{c['parser']}:{c['case']}" for c in CASES])
+@pytest.mark.parametrize(
+    "case", CASES, ids=[f"{c['provenance']['repo'].split('/')[0]}:{c['parser']}:{c['case']}" for c in CASES]
+)
 def test_case(case):
     if case["verdict"] == "n/a":
         pytest.skip(case["reason"])
@@ -40,7 +44,9 @@ def test_case(case):
     theirs = (_norm(case["reasoning"]), _norm(case["content"]))
     if case["verdict"] == "differs":
         assert ours != theirs, "marked as differing on purpose, but we agree now: drop the mark"
-        assert (split.reasoning, split.answer, split.status) == tuple(case["ours"][k] for k in ("reasoning", "answer", "status"))
+        assert (split.reasoning, split.answer, split.status) == tuple(
+            case["ours"][k] for k in ("reasoning", "answer", "status")
+        )
         return
     assert ours == theirs
     # Where the block is auto-detectable (an opening or closing delimiter), auto agrees too.
@@ -59,6 +65,8 @@ def test_every_case_has_provenance_and_a_verdict(capsys):
     counts = Counter(c["verdict"] for c in CASES)
     by_repo = Counter((c["provenance"]["repo"], c["verdict"]) for c in CASES)
     with capsys.disabled():
-        print(f"\nreasoning conformance: {len(CASES)} cases: {counts['agree']} agree, "
-              f"{counts['differs']} differ on purpose, {counts['n/a']} not applicable; "
-              + ", ".join(f"{repo} {verdict} {n}" for (repo, verdict), n in sorted(by_repo.items())))
+        print(
+            f"\nreasoning conformance: {len(CASES)} cases: {counts['agree']} agree, "
+            f"{counts['differs']} differ on purpose, {counts['n/a']} not applicable; "
+            + ", ".join(f"{repo} {verdict} {n}" for (repo, verdict), n in sorted(by_repo.items()))
+        )

@@ -8,6 +8,7 @@ them, so ``tp --help`` answers at once.
 # isort: off
 # Registers each command, in the order `tp --help` lists them.
 from . import parse, stats, mask, steer, distill, generate, report, browse  # noqa: F401
+
 # isort: on
 from .app import app, main
 

@@ -100,7 +100,9 @@ def _say_error(message: str, label: str = "error") -> None:
 
     try:
         for line in message.splitlines() or [""]:
-            console.stderr().print(f"tp: {label}: {console.printable(line)}", markup=False, highlight=False, style="red")
+            console.stderr().print(
+                f"tp: {label}: {console.printable(line)}", markup=False, highlight=False, style="red"
+            )
     except OSError:
         pass  # stderr itself is gone: the exit code still tells
 
@@ -113,7 +115,9 @@ def _version(value: bool):
 
 @app.callback()
 def _root(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
 ):
     pass
 

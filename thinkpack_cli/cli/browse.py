@@ -28,43 +28,124 @@ SAMPLE_EPILOG = """[b]Examples[/b]
 Count = Annotated[int, typer.Option("-n", "--count", min=1, help="How many samples to show.")]
 
 
-Status = Annotated[Optional[Literal["valid", "empty", "truncated", "missing"]], typer.Option("--status", help="Only samples with this status.", show_default=False)]
+Status = Annotated[
+    Optional[Literal["valid", "empty", "truncated", "missing"]],
+    typer.Option("--status", help="Only samples with this status.", show_default=False),
+]
 
 
 Wrong = Annotated[bool, typer.Option("--wrong", help="Only samples graded wrong (they need a gold answer).")]
 
 
-Where = Annotated[Optional[str], typer.Option("--where", help="""Only records where this holds, e.g. 'model == "x" and step >= 100' (fields are paths; == != < <= > >= in, and, or, not).""")]
+Where = Annotated[
+    Optional[str],
+    typer.Option(
+        "--where",
+        help="""Only records where this holds, e.g. 'model == "x" and step >= 100' (fields are paths; == != < <= > >= in, and, or, not).""",
+    ),
+]
 
 
-MaxChars = Annotated[int, typer.Option("--max-chars", min=0, help="Cut reasoning and answer to this many characters (0: show all).")]
+MaxChars = Annotated[
+    int, typer.Option("--max-chars", min=0, help="Cut reasoning and answer to this many characters (0: show all).")
+]
 
 
 AsJson = Annotated[bool, typer.Option("--json", help="Print the matching records as JSON Lines instead (each once).")]
 
 
 @command("head", epilog=HEAD_EPILOG)
-def head(inputs: Inputs = None, count: Count = 10, status: Status = None, wrong: Wrong = False, where: Where = None,
-         gold: Gold = None, grader: Grader = "math", max_chars: MaxChars = 800, as_json: AsJson = False,
-         preset: Preset = None, field: Field = None, format: Format = "auto", prefixed: Prefixed = None,
-         input_format: InputFormat = None):
+def head(
+    inputs: Inputs = None,
+    count: Count = 10,
+    status: Status = None,
+    wrong: Wrong = False,
+    where: Where = None,
+    gold: Gold = None,
+    grader: Grader = "math",
+    max_chars: MaxChars = 800,
+    as_json: AsJson = False,
+    preset: Preset = None,
+    field: Field = None,
+    format: Format = "auto",
+    prefixed: Prefixed = None,
+    input_format: InputFormat = None,
+):
     """Show the first samples that pass the filters: where each came from, its status, the reasoning (dimmed), the answer, the gold and the verdict."""
-    _browse(inputs, count, None, status, wrong, where, gold, grader, max_chars, as_json, preset, field, format,
-            prefixed, input_format)
+    _browse(
+        inputs,
+        count,
+        None,
+        status,
+        wrong,
+        where,
+        gold,
+        grader,
+        max_chars,
+        as_json,
+        preset,
+        field,
+        format,
+        prefixed,
+        input_format,
+    )
 
 
 @command("sample", epilog=SAMPLE_EPILOG)
-def sample(inputs: Inputs = None, count: Count = 10, seed: Annotated[int, typer.Option("--seed", help="Random seed: the same seed shows the same samples.")] = 0,
-           status: Status = None, wrong: Wrong = False, where: Where = None, gold: Gold = None, grader: Grader = "math",
-           max_chars: MaxChars = 800, as_json: AsJson = False, preset: Preset = None, field: Field = None,
-           format: Format = "auto", prefixed: Prefixed = None, input_format: InputFormat = None):
+def sample(
+    inputs: Inputs = None,
+    count: Count = 10,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed: the same seed shows the same samples.")] = 0,
+    status: Status = None,
+    wrong: Wrong = False,
+    where: Where = None,
+    gold: Gold = None,
+    grader: Grader = "math",
+    max_chars: MaxChars = 800,
+    as_json: AsJson = False,
+    preset: Preset = None,
+    field: Field = None,
+    format: Format = "auto",
+    prefixed: Prefixed = None,
+    input_format: InputFormat = None,
+):
     """Show a uniform random sample (seeded) of the samples that pass the filters, read readably as tp head does."""
-    _browse(inputs, count, seed, status, wrong, where, gold, grader, max_chars, as_json, preset, field, format,
-            prefixed, input_format)
+    _browse(
+        inputs,
+        count,
+        seed,
+        status,
+        wrong,
+        where,
+        gold,
+        grader,
+        max_chars,
+        as_json,
+        preset,
+        field,
+        format,
+        prefixed,
+        input_format,
+    )
 
 
-def _browse(inputs, count, seed, status, wrong, where, gold, grader_name, max_chars, as_json, preset, field, format,
-            prefixed, input_format):
+def _browse(
+    inputs,
+    count,
+    seed,
+    status,
+    wrong,
+    where,
+    gold,
+    grader_name,
+    max_chars,
+    as_json,
+    preset,
+    field,
+    format,
+    prefixed,
+    input_format,
+):
     import itertools
 
     from .. import browse, console, presets
@@ -79,8 +160,11 @@ def _browse(inputs, count, seed, status, wrong, where, gold, grader_name, max_ch
     parser = Parser(ParseOptions(field=field, format=format, prefixed=prefixed))
     condition = browse.Where(where) if where else None
     candidates = itertools.chain.from_iterable(
-        browse.samples("<stdin>" if path == "-" else path, browse.read(path, input_format), parser, gold, status, condition)
-        for path in inputs or ["-"])
+        browse.samples(
+            "<stdin>" if path == "-" else path, browse.read(path, input_format), parser, gold, status, condition
+        )
+        for path in inputs or ["-"]
+    )
     grader = None if grader_name == "none" else Grader(grader_name, workers=1)
     try:
         chosen = browse.pick(candidates, count, grader, wrong, seed)

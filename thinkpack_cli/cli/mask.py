@@ -40,19 +40,42 @@ def mask(
     inputs: Inputs = None,
     output: Output = None,
     tokenizer: TrainingTokenizer = ...,
-    mask_parts: Annotated[str, typer.Option("--mask", help="What to keep out of the loss: prompt, think, answer (or response), comma-separated; none trains every token.")] = "prompt,think",
-    train_turns: Annotated[Literal["last", "all"], typer.Option("--train-turns", help="Which assistant turns to train: last, or all.")] = "last",
-    max_length: Annotated[Optional[int], typer.Option("--max-length", min=1, help="Longest record in tokens; see --overflow.")] = None,
-    overflow: Annotated[Literal["truncate", "drop"], typer.Option("--overflow", help="A record over --max-length: truncate, or drop. Counted in the summary.")] = "truncate",
-    empty_think: Annotated[bool, typer.Option("--empty-think/--no-empty-think", help="Give trained turns without reasoning an empty, masked think block when masking think, as at inference.")] = True,
+    mask_parts: Annotated[
+        str,
+        typer.Option(
+            "--mask",
+            help="What to keep out of the loss: prompt, think, answer (or response), comma-separated; none trains every token.",
+        ),
+    ] = "prompt,think",
+    train_turns: Annotated[
+        Literal["last", "all"], typer.Option("--train-turns", help="Which assistant turns to train: last, or all.")
+    ] = "last",
+    max_length: Annotated[
+        Optional[int], typer.Option("--max-length", min=1, help="Longest record in tokens; see --overflow.")
+    ] = None,
+    overflow: Annotated[
+        Literal["truncate", "drop"],
+        typer.Option("--overflow", help="A record over --max-length: truncate, or drop. Counted in the summary."),
+    ] = "truncate",
+    empty_think: Annotated[
+        bool,
+        typer.Option(
+            "--empty-think/--no-empty-think",
+            help="Give trained turns without reasoning an empty, masked think block when masking think, as at inference.",
+        ),
+    ] = True,
     ignore_index: Annotated[int, typer.Option("--ignore-index", help="Label of tokens kept out of the loss.")] = -100,
-    show: Annotated[int, typer.Option("--show", min=0, help="Show the first N records on stderr with their trained tokens marked.")] = 0,
+    show: Annotated[
+        int, typer.Option("--show", min=0, help="Show the first N records on stderr with their trained tokens marked.")
+    ] = 0,
     template_kwargs: TemplateKwargs = None,
     instruction_field: InstructionField = None,
     reasoning_field: ReasoningField = None,
     response_field: ResponseField = None,
     id_field: Annotated[str, typer.Option("--id-field", help="Field copied to the output's id column.")] = "id",
-    keep_fields: Annotated[bool, typer.Option("--keep-fields", help="Also copy the input's other fields (ids, metadata) into the output.")] = False,
+    keep_fields: Annotated[
+        bool, typer.Option("--keep-fields", help="Also copy the input's other fields (ids, metadata) into the output.")
+    ] = False,
     think_tags: ThinkTags = None,
     on_error: OnError = "fail",
     input_format: InputFormat = None,
@@ -69,12 +92,26 @@ def mask(
 
     template = load_template(tokenizer, template_kwargs, think_tags)
     options = masking.MaskOptions(
-        mask=masking.parse_mask(mask_parts), train_all=train_turns == "all", max_length=max_length,
-        overflow=overflow, empty_think=empty_think, ignore_index=ignore_index,
-        fields=record_fields(instruction_field, reasoning_field, response_field), id_field=id_field, keep_fields=keep_fields,
+        mask=masking.parse_mask(mask_parts),
+        train_all=train_turns == "all",
+        max_length=max_length,
+        overflow=overflow,
+        empty_think=empty_think,
+        ignore_index=ignore_index,
+        fields=record_fields(instruction_field, reasoning_field, response_field),
+        id_field=id_field,
+        keep_fields=keep_fields,
     )
-    summary, tally, views = masking.write(inputs or [], masking.Masker(template, options), output, show=show,
-                                          label="mask", on_error=on_error, workers=workers, input_format=input_format)
+    summary, tally, views = masking.write(
+        inputs or [],
+        masking.Masker(template, options),
+        output,
+        show=show,
+        label="mask",
+        on_error=on_error,
+        workers=workers,
+        input_format=input_format,
+    )
     for number, (record_id, pieces) in enumerate(views, 1):
         _print_view(console.stderr(), f"record {number}" + ("" if record_id is None else f" (id {record_id})"), pieces)
     summary.finish("mask", skipped, quiet)
@@ -93,8 +130,11 @@ def _print_view(out, title: str, pieces: list[tuple[str, str, bool]]) -> None:
 
     counts = {part: sum(1 for _, p, _ in pieces if p == part) for part in _STYLES}
     trained = sum(1 for *_, t in pieces if t)
-    out.rule(f"{title}: {len(pieces)} tokens, {trained} trained · "
-             + " · ".join(f"{part} {n}" for part, n in counts.items()), style="dim")
+    out.rule(
+        f"{title}: {len(pieces)} tokens, {trained} trained · "
+        + " · ".join(f"{part} {n}" for part, n in counts.items()),
+        style="dim",
+    )
     text, colour, shade, was_trained = Text(), not out.no_color, 0, False
     for piece, part, is_trained in pieces:
         if not colour and is_trained != was_trained:

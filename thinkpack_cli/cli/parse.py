@@ -60,7 +60,10 @@ def parse(
     from ..parse import Parser
 
     field = presets.apply(preset, field=field)[0]
-    parser = Parser.create(parse_options(field, format, open_tag, close_tag, prefixed, tokenizer, prompt_field, reasoning_field))
-    summary = streams.write_job(inputs or [], parser, output, label="parse", on_error=on_error,
-                                workers=workers, input_format=input_format)
+    parser = Parser.create(
+        parse_options(field, format, open_tag, close_tag, prefixed, tokenizer, prompt_field, reasoning_field)
+    )
+    summary = streams.write_job(
+        inputs or [], parser, output, label="parse", on_error=on_error, workers=workers, input_format=input_format
+    )
     summary.finish("parse", skipped, quiet)

@@ -42,12 +42,18 @@ def report(
     inputs: Inputs = None,
     output: Annotated[str, typer.Option("--output", "-o", help="The HTML file to write.")] = "report.html",
     title: Annotated[Optional[str], typer.Option("--title", help="Page title (default: the input names).")] = None,
-    by: Annotated[Optional[str], typer.Option("--by", help="Group the headline table by these fields (comma-separated).")] = None,
+    by: Annotated[
+        Optional[str], typer.Option("--by", help="Group the headline table by these fields (comma-separated).")
+    ] = None,
     gold: Gold = None,
-    gold_file: Annotated[Optional[str], typer.Option("--gold-file", help="Gold answers in another file, joined by --id (as tp stats).")] = None,
+    gold_file: Annotated[
+        Optional[str], typer.Option("--gold-file", help="Gold answers in another file, joined by --id (as tp stats).")
+    ] = None,
     id_field: Id = None,
     grader: Grader = "math",
-    grade_timeout: Annotated[float, typer.Option("--grade-timeout", min=0.01, help="Seconds per answer before it counts as wrong.")] = 5.0,
+    grade_timeout: Annotated[
+        float, typer.Option("--grade-timeout", min=0.01, help="Seconds per answer before it counts as wrong.")
+    ] = 5.0,
     preset: Preset = None,
     field: Field = None,
     format: Format = "auto",
@@ -78,14 +84,19 @@ def report(
     field, gold, id_field = presets.apply(preset, field=field, gold=gold, id=id_field)
     options = stats_lib.StatsOptions(
         parse=parse_options(field, format, open_tag, close_tag, prefixed, tokenizer, prompt_field, reasoning_field),
-        by=tuple(split_list(by)), gold=None if gold_file else gold, id=id_field,
-        grader=grader, timeout=grade_timeout, samples=True,
+        by=tuple(split_list(by)),
+        gold=None if gold_file else gold,
+        id=id_field,
+        grader=grader,
+        timeout=grade_timeout,
+        samples=True,
         gold_table=joins.load_gold(gold_file, id_field, gold) if gold_file else None,
     )
     stats_lib.check_options(options)
     parser = Parser.create(options.parse)
-    rows, runs = html_report.collect(inputs, options, parser, on_error=on_error, workers=workers,
-                                     input_format=input_format)
+    rows, runs = html_report.collect(
+        inputs, options, parser, on_error=on_error, workers=workers, input_format=input_format
+    )
     page = html_report.render(rows, runs, options.by, title or f"tp report: {', '.join(inputs)}")
     folder = os.path.dirname(os.path.abspath(output))
     fd, temp = tempfile.mkstemp(prefix=".tp-report-", suffix=".html", dir=folder)

@@ -39,10 +39,25 @@ def steer(
     inputs: Inputs = None,
     output: Output = None,
     tokenizer: TrainingTokenizer = ...,
-    reasoning: Annotated[Optional[str], typer.Option("--reasoning", help="open: end inside an open reasoning block; none: open none (remove a prefixed template's); native: the template's text as is. (default: open with --prefix, else native)")] = None,
-    prefix: Annotated[Optional[str], typer.Option("--prefix", help="Text the model continues: brief, steps, concise, no-think (a closed block), ellipsis, or any text.")] = None,
+    reasoning: Annotated[
+        Optional[str],
+        typer.Option(
+            "--reasoning",
+            help="open: end inside an open reasoning block; none: open none (remove a prefixed template's); native: the template's text as is. (default: open with --prefix, else native)",
+        ),
+    ] = None,
+    prefix: Annotated[
+        Optional[str],
+        typer.Option(
+            "--prefix",
+            help="Text the model continues: brief, steps, concise, no-think (a closed block), ellipsis, or any text.",
+        ),
+    ] = None,
     close: Annotated[bool, typer.Option("--close", help="Close the reasoning block after the prefix.")] = False,
-    response_prefix: Annotated[Optional[str], typer.Option("--response-prefix", help="Text that starts the answer, after the (closed) reasoning block.")] = None,
+    response_prefix: Annotated[
+        Optional[str],
+        typer.Option("--response-prefix", help="Text that starts the answer, after the (closed) reasoning block."),
+    ] = None,
     token_ids: Annotated[bool, typer.Option("--token-ids", help="Also write prompt_token_ids.")] = False,
     template_kwargs: TemplateKwargs = None,
     think_tags: ThinkTags = None,
@@ -62,9 +77,16 @@ def steer(
     from .. import streams
     from ..steer import Steerer, SteerOptions
 
-    options = SteerOptions(reasoning=reasoning, prefix=prefix, close=close, response_prefix=response_prefix,
-                           token_ids=token_ids, fields=record_fields(instruction_field, reasoning_field, response_field))
+    options = SteerOptions(
+        reasoning=reasoning,
+        prefix=prefix,
+        close=close,
+        response_prefix=response_prefix,
+        token_ids=token_ids,
+        fields=record_fields(instruction_field, reasoning_field, response_field),
+    )
     steerer = Steerer(load_template(tokenizer, template_kwargs, think_tags), options)
-    summary = streams.write_job(inputs or [], steerer, output, label="steer", on_error=on_error,
-                                workers=workers, input_format=input_format)
+    summary = streams.write_job(
+        inputs or [], steerer, output, label="steer", on_error=on_error, workers=workers, input_format=input_format
+    )
     summary.finish("steer", skipped, quiet)

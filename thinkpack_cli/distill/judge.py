@@ -38,8 +38,11 @@ def judge(completion: Reply, mode: str, parser, index: int) -> Trace | str:
         for match, tag in ((feedback, "feedback"), (solution, "solution")):
             if match is None or not match[1].strip():
                 return f"no <{tag}>…</{tag}> in the response"
-        fields = {"reasoning": split.reasoning or None,  # a guided solution needs no trace of its own
-                  "feedback": feedback[1].strip(), "guided_solution": solution[1].strip()}
+        fields = {
+            "reasoning": split.reasoning or None,  # a guided solution needs no trace of its own
+            "feedback": feedback[1].strip(),
+            "guided_solution": solution[1].strip(),
+        }
         return Trace(fields, completion, index)
     if split.status == MISSING:
         return "no reasoning in the response"

@@ -22,8 +22,10 @@ class Ledger:
 
     def __init__(self, output: str, errors: str | None, key_kind: str):
         if not output.lower().endswith((".jsonl", ".ndjson")):
-            raise UsageError("tp distill appends to a plain JSON Lines file: name the output .jsonl "
-                             "(convert it to Parquet or compress it when the run is done)")
+            raise UsageError(
+                "tp distill appends to a plain JSON Lines file: name the output .jsonl "
+                "(convert it to Parquet or compress it when the run is done)"
+            )
         self.output = output
         self.errors = errors or errors_path(output)
         self.key_kind = key_kind
@@ -83,8 +85,9 @@ class Ledger:
                     meta = orjson.loads(line)[META]
                     key, kept = meta["key"], meta["kept"]
                 except (orjson.JSONDecodeError, KeyError, TypeError):
-                    raise UsageError(f"{self.output}:{number}: not a line tp distill wrote (no {META}.key); "
-                                     "name a new output file") from None
+                    raise UsageError(
+                        f"{self.output}:{number}: not a line tp distill wrote (no {META}.key); name a new output file"
+                    ) from None
                 self._check_kind(key, self.output, number)
                 if seen[key] == 0:
                     group_start = end
@@ -113,18 +116,24 @@ class Ledger:
                     entry = orjson.loads(line)
                 except orjson.JSONDecodeError:
                     entry = None
-                if not (isinstance(entry, dict) and isinstance(entry.get("key"), str)
-                        and entry.get("outcome") in ("rejected", "failed")):
-                    raise UsageError(f"{self.errors}:{number}: not an entry tp distill wrote; "
-                                     "name another file with --errors")
+                if not (
+                    isinstance(entry, dict)
+                    and isinstance(entry.get("key"), str)
+                    and entry.get("outcome") in ("rejected", "failed")
+                ):
+                    raise UsageError(
+                        f"{self.errors}:{number}: not an entry tp distill wrote; name another file with --errors"
+                    )
                 self._check_kind(entry["key"], self.errors, number)
                 entries[entry["key"]] = entry
         return entries
 
     def _check_kind(self, key: str, path: str, number: int) -> None:
         if not key.startswith(self.key_kind + ":"):
-            raise UsageError(f"{path}:{number}: its records are keyed {_keyed(key)}, this run's {_keyed(self.key_kind)}; "
-                             "rerun with the --id the first run had")
+            raise UsageError(
+                f"{path}:{number}: its records are keyed {_keyed(key)}, this run's {_keyed(self.key_kind)}; "
+                "rerun with the --id the first run had"
+            )
 
 
 def _keyed(key: str) -> str:
@@ -135,8 +144,10 @@ def check_paths(inputs: list[str], output: str, errors: str) -> None:
     """Two outputs in one file would overwrite the paid traces with error entries; an output that is
     also an input would be read while it grows."""
     if _same_file(output, errors):
-        raise UsageError(f"-o {output} and --errors {errors} are the same file: the error entries would "
-                         "overwrite the traces; name two files")
+        raise UsageError(
+            f"-o {output} and --errors {errors} are the same file: the error entries would "
+            "overwrite the traces; name two files"
+        )
     for path in inputs or ["-"]:
         for name, out in (("-o", output), ("--errors", errors)):
             if _same_file(path, out):

@@ -43,8 +43,11 @@ class DistillOptions:
 
 
 def check_options(options: DistillOptions) -> None:
-    for name, value, allowed in (("--mode", options.mode, MODES), ("--keep", options.keep, KEEP),
-                                 ("--grader", options.grader, GRADERS)):
+    for name, value, allowed in (
+        ("--mode", options.mode, MODES),
+        ("--keep", options.keep, KEEP),
+        ("--grader", options.grader, GRADERS),
+    ):
         if value not in allowed:
             raise UsageError(f"{name} must be one of {', '.join(allowed)}")
     if options.keep != "correct" and options.mode != "solve":

@@ -41,8 +41,11 @@ class Prompter:
             raise UsageError(f"{name}:{e.lineno}: {e.message}") from None
         self.options = options
         self._error = jinja2.TemplateError
-        self.gold_fields = (options.gold_field,) if options.gold_field else tuple(
-            f for f in DATASET_GOLD_FIELDS if f not in WRITES[options.mode])
+        self.gold_fields = (
+            (options.gold_field,)
+            if options.gold_field
+            else tuple(f for f in DATASET_GOLD_FIELDS if f not in WRITES[options.mode])
+        )
 
     def __call__(self, record: dict) -> tuple[str, Any]:
         """The prompt for ``record`` and its gold answer (None when neither needs one)."""

@@ -31,8 +31,15 @@ class Request:
     gold: Any
 
 
-def plan(paths: list[str], prompter: Prompter, ledger: Ledger, tally: Counts, options: DistillOptions,
-         on_error: str, input_format: str | None) -> list[Request]:
+def plan(
+    paths: list[str],
+    prompter: Prompter,
+    ledger: Ledger,
+    tally: Counts,
+    options: DistillOptions,
+    on_error: str,
+    input_format: str | None,
+) -> list[Request]:
     """The records still to ask for, each keyed and its prompt rendered; counts the rest in ``tally``."""
     jobs: list[Request] = []
     keys: set[str] = set()
@@ -94,8 +101,10 @@ class Progress:
         t = self.tally
         rate = (t.done + t.rejected + t.failed) / max(time.monotonic() - self.started, 1e-9)
         capped = f" · {t.capped_waits} Retry-After waits cut to --max-retry-wait" if t.capped_waits else ""
-        return (f"{t.done} done · {t.rejected} rejected · {t.failed} failed · {rate:.1f}/s · "
-                f"tokens {_short(t.prompt_tokens)} in + {_short(t.completion_tokens)} out{capped}")
+        return (
+            f"{t.done} done · {t.rejected} rejected · {t.failed} failed · {rate:.1f}/s · "
+            f"tokens {_short(t.prompt_tokens)} in + {_short(t.completion_tokens)} out{capped}"
+        )
 
 
 def _short(count: int) -> str:
@@ -181,8 +190,14 @@ class Distiller:
         lines = []
         for sample in kept:
             c = sample.completion
-            meta = {"key": job.key, "model": options.model, "sample": sample.index, "kept": len(kept),
-                    "prompt_tokens": c.prompt_tokens, "completion_tokens": c.completion_tokens}
+            meta = {
+                "key": job.key,
+                "model": options.model,
+                "sample": sample.index,
+                "kept": len(kept),
+                "prompt_tokens": c.prompt_tokens,
+                "completion_tokens": c.completion_tokens,
+            }
             lines.append({**record, **sample.fields, META: meta})
         self.ledger.write(job.key, streams.encode_jsonl(lines))
         tally.done += 1
@@ -194,9 +209,18 @@ class Distiller:
         return verdicts[0]
 
 
-def run(paths: list[str], options: DistillOptions, output: str, tally: Counts, *, api_key: str | None = None,
-        errors: str | None = None, on_error: str = "fail", input_format: str | None = None,
-        show_progress: bool = True) -> None:
+def run(
+    paths: list[str],
+    options: DistillOptions,
+    output: str,
+    tally: Counts,
+    *,
+    api_key: str | None = None,
+    errors: str | None = None,
+    on_error: str = "fail",
+    input_format: str | None = None,
+    show_progress: bool = True,
+) -> None:
     """Distill every record of ``paths`` not yet finished in ``output``; counts go to ``tally``
     (the caller's, so it is there to report when a run is interrupted)."""
     check_options(options)

@@ -36,22 +36,33 @@ class Counts:
         return (self.prompt_tokens * (price_in or 0) + self.completion_tokens * (price_out or 0)) / 1e6
 
 
-def summary_lines(tally: Counts, output: str, errors: str, price_in: float | None, price_out: float | None) -> list[str]:
+def summary_lines(
+    tally: Counts, output: str, errors: str, price_in: float | None, price_out: float | None
+) -> list[str]:
     """What the run did, reconciled: read = done + rejected + failed + the skipped kinds (+ left)."""
     t = tally
     parts = [f"{t.done} done", f"{t.rejected} rejected", f"{t.failed} failed"]
-    for count, what in ((t.finished_before, "finished by an earlier run"), (t.duplicates, "duplicates"),
-                        (len(t.unreadable), "unreadable"), (t.left, "not finished (interrupted)")):
+    for count, what in (
+        (t.finished_before, "finished by an earlier run"),
+        (t.duplicates, "duplicates"),
+        (len(t.unreadable), "unreadable"),
+        (t.left, "not finished (interrupted)"),
+    ):
         if count:
             parts.append(f"{count} {what}")
-    lines = [f"tp distill: {t.read} records read: " + ", ".join(parts),
-             f"  {t.lines} lines appended to {output}"]
+    lines = [f"tp distill: {t.read} records read: " + ", ".join(parts), f"  {t.lines} lines appended to {output}"]
     cost = t.cost(price_in, price_out)
     tokens = f"  tokens: {t.prompt_tokens:,} prompt + {t.completion_tokens:,} completion"
-    lines.append(tokens + ("" if cost is None else f", cost ${cost:,.2f}")
-                 + (f"; {t.retries} retries" if t.retries else "")
-                 + (f"; {t.todo - t.left} records in {t.seconds:.1f} s ({(t.todo - t.left) / t.seconds:.1f}/s)"
-                    if t.seconds else ""))
+    lines.append(
+        tokens
+        + ("" if cost is None else f", cost ${cost:,.2f}")
+        + (f"; {t.retries} retries" if t.retries else "")
+        + (
+            f"; {t.todo - t.left} records in {t.seconds:.1f} s ({(t.todo - t.left) / t.seconds:.1f}/s)"
+            if t.seconds
+            else ""
+        )
+    )
     if t.rejected or t.failed:
         lines.append(f"  rejected and failed records, with the reason: {errors}")
     if t.failed:

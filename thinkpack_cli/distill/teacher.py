@@ -103,8 +103,10 @@ class Teacher:
                     reason = f"HTTP {status}: {_server_message(data)}"
                     if 300 <= status < 400:
                         location = self.redact(headers.get("Location", "?"))
-                        raise UsageError(f"{self.url} redirects to {location}; tp sends the key "
-                                         "only to --base-url: give the final address there")
+                        raise UsageError(
+                            f"{self.url} redirects to {location}; tp sends the key "
+                            "only to --base-url: give the final address there"
+                        )
                     if status in REFUSALS:
                         raise UsageError(f"{self.url}: {REFUSALS[status]} ({reason})")
                     if status != 429 and status < 500:
@@ -140,8 +142,10 @@ class Teacher:
         cap = self.options.max_retry_wait
         if retry_after > cap:
             if not self.tally.capped_waits:
-                console.say(f"tp distill: the server asks to wait {retry_after:g} s before retrying (Retry-After); "
-                            f"waiting {cap:g} s at most (--max-retry-wait)")
+                console.say(
+                    f"tp distill: the server asks to wait {retry_after:g} s before retrying (Retry-After); "
+                    f"waiting {cap:g} s at most (--max-retry-wait)"
+                )
             self.tally.capped_waits += 1
             return cap
         return retry_after + min(jitter, cap - retry_after)
@@ -182,8 +186,13 @@ def _completion(data: bytes, redact=lambda text: text) -> Reply:
             raise TypeError
         usage = body.get("usage") or {}
         # The body's bytes were redacted; an escaped key (\u0073k-…) is only whole once decoded.
-        return Reply(redact(content), None if reasoning is None else redact(reasoning), choice.get("finish_reason"),
-                          _token_count(usage.get("prompt_tokens") or 0), _token_count(usage.get("completion_tokens") or 0))
+        return Reply(
+            redact(content),
+            None if reasoning is None else redact(reasoning),
+            choice.get("finish_reason"),
+            _token_count(usage.get("prompt_tokens") or 0),
+            _token_count(usage.get("completion_tokens") or 0),
+        )
     except (KeyError, IndexError, TypeError, AttributeError, ValueError):
         raise ValueError("no choices[0].message with text content") from None
 

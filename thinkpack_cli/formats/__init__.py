@@ -38,13 +38,24 @@ from .tail import markup
 from .think import ThinkFormat, split_plain
 
 __all__ = [
-    "EMPTY", "MISSING", "STATUSES", "TRUNCATED", "VALID", "FORMATS", "AutoFormat",
-    "CustomFormat", "Split", "TagFormat", "get_format", "prompt_opens_reasoning",
+    "EMPTY",
+    "MISSING",
+    "STATUSES",
+    "TRUNCATED",
+    "VALID",
+    "FORMATS",
+    "AutoFormat",
+    "CustomFormat",
+    "Split",
+    "TagFormat",
+    "get_format",
+    "prompt_opens_reasoning",
 ]
 
 # Order matters only where two formats' delimiters could start at one place: the first listed wins.
 FORMATS: dict[str, TagFormat] = {
-    f.name: f for f in (ThinkFormat(), BracketFormat(), HarmonyFormat(), Gemma4Format(), KimiVLFormat(), GraniteFormat())
+    f.name: f
+    for f in (ThinkFormat(), BracketFormat(), HarmonyFormat(), Gemma4Format(), KimiVLFormat(), GraniteFormat())
 }
 
 

@@ -256,7 +256,7 @@ class TagFormat:
         last_open = _last(self.open_re, prompt, 0 if tail is None else tail)
         if last_open is None:
             return False
-        if tail is None and prompt[last_open.end():].strip():
+        if tail is None and prompt[last_open.end() :].strip():
             return False
         return self.close_after(last_open).search(prompt, last_open.end()) is None
 

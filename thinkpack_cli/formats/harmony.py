@@ -22,7 +22,9 @@ _MESSAGE = re.compile(rf"<\|channel\|>(?P<channel>\w+){_HEADER}<\|message\|>")
 _END = re.compile(r"<\|(?:end|return|call)\|>")
 _PARTIAL_HEADER = re.compile(r"\s*(?:<\|start\|>(?:assistant)?)?<\|channel\|>")
 # What remains of harmony when a client decoded with skip_special_tokens=True.
-_STRIPPED_START = re.compile(r"(?:assistant)?(?:analysis(?=[A-Z]|.*assistant(?:final|commentary))|assistant(?:final|commentary))", re.S)
+_STRIPPED_START = re.compile(
+    r"(?:assistant)?(?:analysis(?=[A-Z]|.*assistant(?:final|commentary))|assistant(?:final|commentary))", re.S
+)
 _STRIPPED_SPLIT = re.compile(r"assistant(?=analysis|final|commentary)")
 
 
@@ -51,7 +53,9 @@ class HarmonyFormat(TagFormat):
         reasoning, answer, tag = [], None, None
         pos = 0
         first = _MESSAGE.search(text)
-        if prefixed or (prefixed is None and (end := _END.search(text)) and (first is None or end.start() < first.start())):
+        if prefixed or (
+            prefixed is None and (end := _END.search(text)) and (first is None or end.start() < first.start())
+        ):
             # The prompt opened the analysis message: the text starts inside its body.
             end = _END.search(text)
             if end is None:
@@ -85,7 +89,11 @@ class HarmonyFormat(TagFormat):
 
 def _message_start(text: str, channel_at: int) -> int:
     start = text.rfind("<|start|>", 0, channel_at)
-    return start if start >= 0 and not text[start:channel_at].replace("<|start|>", "").replace("assistant", "").strip() else channel_at
+    return (
+        start
+        if start >= 0 and not text[start:channel_at].replace("<|start|>", "").replace("assistant", "").strip()
+        else channel_at
+    )
 
 
 def _split_stripped(text: str) -> Split:
@@ -94,7 +102,7 @@ def _split_stripped(text: str) -> Split:
         for channel in ("analysis", "final", "commentary"):
             if segment.startswith(channel):
                 last = channel
-                body = segment[len(channel):].strip()
+                body = segment[len(channel) :].strip()
                 if channel == "analysis":
                     reasoning.append(body)
                 elif channel == "final":

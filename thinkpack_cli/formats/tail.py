@@ -31,7 +31,9 @@ def tail_start(prompt: str, delimiter_re: re.Pattern, marks: list[re.Match] | No
     a reasoning delimiter (``delimiter_re``'s), or None for a prompt without markup (a bare one)."""
     for mark in reversed(markup(prompt) if marks is None else marks):
         lo = max(0, mark.start() - _REACH)
-        if not any(d.start() <= mark.start() and mark.end() <= d.end()
-                   for d in delimiter_re.finditer(prompt, lo, mark.end() + _REACH)):
+        if not any(
+            d.start() <= mark.start() and mark.end() <= d.end()
+            for d in delimiter_re.finditer(prompt, lo, mark.end() + _REACH)
+        ):
             return mark.end()
     return None

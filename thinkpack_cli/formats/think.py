@@ -54,7 +54,9 @@ def split_plain(text: str) -> Split | None:
     if close < 0:
         return Split(stripped(text, 7), "", TRUNCATED, "think", "<think>")
     start = close + 8
-    if text.find("<", start) >= 0:  # of tags in the answer, only an `<answer>` wrapper around all of it (R1-Zero) stays here
+    if (
+        text.find("<", start) >= 0
+    ):  # of tags in the answer, only an `<answer>` wrapper around all of it (R1-Zero) stays here
         wrapped = _WRAPPED_ANSWER.match(text, start)
         if wrapped is not None:
             start, end = wrapped.span(1)

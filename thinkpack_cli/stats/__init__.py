@@ -45,8 +45,14 @@ class Report:
     tokens: bool
 
 
-def run(paths: list[str], options: StatsOptions = StatsOptions(), *, parser: Parser | None = None,
-        progress: bool = False, **run_options) -> Report:
+def run(
+    paths: list[str],
+    options: StatsOptions = StatsOptions(),
+    *,
+    parser: Parser | None = None,
+    progress: bool = False,
+    **run_options,
+) -> Report:
     """The report for ``paths`` (``[]`` or ``["-"]``: stdin), as ``tp stats`` computes it. ``run_options``
     go to the streaming layer (``on_error``, ``workers``, ``input_format``); ``progress``: a grading bar."""
     from .. import confidence
@@ -63,7 +69,28 @@ def run(paths: list[str], options: StatsOptions = StatsOptions(), *, parser: Par
 
 
 __all__ = [
-    "FAILED", "GOLD_FIELDS", "NO_GRADING", "Column", "Judged", "Report", "Sample", "StatsJob", "StatsOptions", "Tally",
-    "check_fields", "check_options", "collect", "group_key", "has_tokens", "judge", "majority_at_k", "metric_names",
-    "metrics", "pass_at_k", "rows", "run", "samples", "write_samples",
+    "FAILED",
+    "GOLD_FIELDS",
+    "NO_GRADING",
+    "Column",
+    "Judged",
+    "Report",
+    "Sample",
+    "StatsJob",
+    "StatsOptions",
+    "Tally",
+    "check_fields",
+    "check_options",
+    "collect",
+    "group_key",
+    "has_tokens",
+    "judge",
+    "majority_at_k",
+    "metric_names",
+    "metrics",
+    "pass_at_k",
+    "rows",
+    "run",
+    "samples",
+    "write_samples",
 ]

@@ -96,8 +96,13 @@ def judge(columns: list[Column], options: StatsOptions, workers: int | None = No
     return judged
 
 
-def rows(columns: list[Column], options: StatsOptions, correct: dict[int, list[bool]], tokens: bool | None = None,
-         verdicts: dict[int, list[Verdict]] | None = None) -> list[dict]:
+def rows(
+    columns: list[Column],
+    options: StatsOptions,
+    correct: dict[int, list[bool]],
+    tokens: bool | None = None,
+    verdicts: dict[int, list[Verdict]] | None = None,
+) -> list[dict]:
     """One row per (group, input): group fields, input, metrics and deltas against the first input.
     ``tokens`` None: token lengths when any record carries token counts."""
     if tokens is None:
@@ -113,8 +118,13 @@ def rows(columns: list[Column], options: StatsOptions, correct: dict[int, list[b
             row: dict[str, Any] = {name: None if v is None else v[1] for name, v in zip(options.by, key)}
             if len(columns) > 1:
                 row["input"] = column.name
-            values = metrics(tally, correct.get(id(tally)), options, tokens,
-                             None if verdicts is None else verdicts.get(id(tally), []))
+            values = metrics(
+                tally,
+                correct.get(id(tally)),
+                options,
+                tokens,
+                None if verdicts is None else verdicts.get(id(tally), []),
+            )
             row.update(values)
             if i == 0:
                 first = values
@@ -148,8 +158,14 @@ def samples(columns: list[Column], options: StatsOptions, judged: Judged):
             if options.id:
                 out["id"] = sample.id
             out.update(group)
-            out.update(status=sample.status, gold=sample.gold, pred=verdict.pred, correct=verdict.correct,
-                       grade_status=verdict.status, rule=verdict.rule)
+            out.update(
+                status=sample.status,
+                gold=sample.gold,
+                pred=verdict.pred,
+                correct=verdict.correct,
+                grade_status=verdict.status,
+                rule=verdict.rule,
+            )
             yield out
 
 
@@ -181,5 +197,3 @@ def _orderable(v: Any) -> Any:
     if v is None:
         return ""
     return v[1] if isinstance(v[1], (int, float, str)) and not isinstance(v[1], bool) else str(v[1])
-
-

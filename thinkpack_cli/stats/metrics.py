@@ -45,8 +45,9 @@ def metric_names(options: StatsOptions, tokens: bool) -> list[str]:
     return names
 
 
-def metrics(tally: Tally, correct: list[bool] | None, options: StatsOptions, tokens: bool,
-            verdicts: list[Verdict] | None = None) -> dict[str, Any]:
+def metrics(
+    tally: Tally, correct: list[bool] | None, options: StatsOptions, tokens: bool, verdicts: list[Verdict] | None = None
+) -> dict[str, Any]:
     """The metrics of one group; ``correct`` (and ``verdicts``, for maj@k) line up with ``tally.graded``."""
     total = tally.total
     out: dict[str, Any] = {"total": total}

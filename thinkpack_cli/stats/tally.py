@@ -74,6 +74,7 @@ class Tally:
     def at_line(self, first: int) -> None:
         """Line offsets in a block become lines of the input, the block starting at line ``first``:
         without --id, each line is one prompt, wherever its block starts."""
+
         def moved(sample: Sample) -> Sample:
             prompt = ("line", sample.prompt[1] + first) if sample.prompt[0] == "line" else sample.prompt
             return sample._replace(prompt=prompt, line=sample.line + first)

@@ -101,7 +101,9 @@ def iter_records(paths: list[str], *, on_error: str = "fail", input_format: str 
             found = [(offset, InputLine(source.name, first + offset, record, raw)) for offset, record, raw in rows]
             if errors:
                 errors = _with_array_hint(errors, first, source)
-                found += [(offset, InputLine(source.name, first + offset, None, error=reason)) for offset, reason in errors]
+                found += [
+                    (offset, InputLine(source.name, first + offset, None, error=reason)) for offset, reason in errors
+                ]
                 found.sort(key=lambda pair: pair[0])
             yield from (line for _, line in found)
             first += lines
@@ -222,8 +224,15 @@ def write_job(paths: list[str], job_fn, output: str | None, *, label: str, **opt
     """Map every record with ``job_fn`` and write the results to ``output``."""
     sink = open_sink(output)
     try:
-        summary = run_job(paths, MapJob(job_fn, sink.encoding), sink.write, label=label, direct_fd=sink.fd,
-                          direct_name=sink.name, **options)
+        summary = run_job(
+            paths,
+            MapJob(job_fn, sink.encoding),
+            sink.write,
+            label=label,
+            direct_fd=sink.fd,
+            direct_name=sink.name,
+            **options,
+        )
     except BaseException:
         sink.abort()
         raise

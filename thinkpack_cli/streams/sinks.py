@@ -190,7 +190,9 @@ class ParquetSink:
         try:
             unified = pa.unify_schemas([self._schema, schema], promote_options="permissive")
         except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
-            raise UsageError(f"cannot write {self.path}: a field changes type between records ({e}); write JSONL instead") from None
+            raise UsageError(
+                f"cannot write {self.path}: a field changes type between records ({e}); write JSONL instead"
+            ) from None
         self._writer.close()
         written, self._temp = self._temp, _temp_beside(self._target, self.path)
         try:
@@ -248,7 +250,11 @@ def to_table(records: list[dict], types: dict | None = None):
         try:
             columns[name] = pa.array([r.get(name) for r in records], type=types.get(name))
         except OverflowError:
-            raise UsageError(f"cannot write Parquet: field {name!r} holds an integer beyond 64 bits; write JSONL instead") from None
+            raise UsageError(
+                f"cannot write Parquet: field {name!r} holds an integer beyond 64 bits; write JSONL instead"
+            ) from None
         except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
-            raise UsageError(f"cannot write Parquet: field {name!r} changes type between records ({e}); write JSONL instead") from None
+            raise UsageError(
+                f"cannot write Parquet: field {name!r} changes type between records ({e}); write JSONL instead"
+            ) from None
     return pa.table(columns)

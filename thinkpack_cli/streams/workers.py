@@ -42,8 +42,10 @@ class MapJob:
     def run(self, rows):
         appended = getattr(self.fn, "appended_fields", None) if self.encoding == "jsonl" else None
         # A record that already holds one of those fields is encoded whole, or it would hold it twice.
-        fresh = [appended is not None and raw is not None and not any(k in record for k in appended)
-                 for _, record, raw in rows]
+        fresh = [
+            appended is not None and raw is not None and not any(k in record for k in appended)
+            for _, record, raw in rows
+        ]
         results = self.fn([record for _, record, _ in rows])
         out, errors = (Pieces() if self.encoding == "jsonl" else []), []
         for (line, _, raw), append, result in zip(rows, fresh, results):

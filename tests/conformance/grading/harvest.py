@@ -18,8 +18,14 @@ import sys
 from pathlib import Path
 
 SOURCES = {
-    "huggingface/Math-Verify": ["tests/test_all.py", "tests/test_boxed.py", "tests/test_numina_cases.py",
-                                "tests/test_open_thoughts.py", "tests/test_strict.py", "tests/test_yujianll.py"],
+    "huggingface/Math-Verify": [
+        "tests/test_all.py",
+        "tests/test_boxed.py",
+        "tests/test_numina_cases.py",
+        "tests/test_open_thoughts.py",
+        "tests/test_strict.py",
+        "tests/test_yujianll.py",
+    ],
     "huggingface/lighteval": ["tests/unit/metrics/test_extractive_match.py"],
 }
 HELPER = "compare_strings"
@@ -67,8 +73,14 @@ def cases(repo: str, path: str, commit: str, source: str):
                 case_options = {k: fields.get(v, v) if isinstance(v, str) else v for k, v in options.items()}
                 yield {
                     "id": f"{repo.split('/')[1]}:{path.rsplit('/', 1)[1]}:{row.lineno}",
-                    "repo": repo, "path": path, "commit": commit, "test": function.name, "line": row.lineno,
-                    "gold": fields.get("gold"), "pred": fields.get("pred"), "expected": fields.get("expected"),
+                    "repo": repo,
+                    "path": path,
+                    "commit": commit,
+                    "test": function.name,
+                    "line": row.lineno,
+                    "gold": fields.get("gold"),
+                    "pred": fields.get("pred"),
+                    "expected": fields.get("expected"),
                     "options": {k: v for k, v in case_options.items() if k not in ("gold", "pred")},
                 }
 

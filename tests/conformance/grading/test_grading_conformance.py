@@ -69,6 +69,9 @@ def test_the_harvest_is_whole():
     assert len(ids) == len(CASES)
     assert set(DIFFERENT_ON_PURPOSE) <= {c["id"] for c in APPLICABLE}
     assert all(c["repo"] and c["path"] and len(c["commit"]) == 40 for c in CASES)
-    counts = {"agree": len(APPLICABLE) - len(DIFFERENT_ON_PURPOSE), "differ": len(DIFFERENT_ON_PURPOSE),
-              "not_applicable": len(CASES) - len(APPLICABLE)}
+    counts = {
+        "agree": len(APPLICABLE) - len(DIFFERENT_ON_PURPOSE),
+        "differ": len(DIFFERENT_ON_PURPOSE),
+        "not_applicable": len(CASES) - len(APPLICABLE),
+    }
     assert counts == {"agree": 397, "differ": 7, "not_applicable": 83}

@@ -29,7 +29,10 @@ install: $(STAMP)
 demo: $(BASE_STAMP)
 	$(BIN)/tp parse samples/eval_outputs.jsonl | $(BIN)/tp stats -
 
+# Lint and format first (seconds), then the suite.
 test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
 
 # Peers (ThinkPack) live in their own environment, never in the package's dependencies.

@@ -27,7 +27,12 @@ LOCAL_RL = "reasoning_gym_eval_local_rl.jsonl"
 HARNESS = "reasoning_gym_eval_math_harness.jsonl"
 ZEROSHOT = "reasoning_gym_eval_zeroshot_api.jsonl"
 MISGUIDED = "misguided_attention_outputs.jsonl"
-TEXT_FIELD = {LOCAL_RL: "full_model_response", HARNESS: "response", ZEROSHOT: "full_model_response", MISGUIDED: "output"}
+TEXT_FIELD = {
+    LOCAL_RL: "full_model_response",
+    HARNESS: "response",
+    ZEROSHOT: "full_model_response",
+    MISGUIDED: "output",
+}
 SHORT = {LOCAL_RL: "local_rl", HARNESS: "harness", ZEROSHOT: "zeroshot", MISGUIDED: "misguided"}
 BASE = "Qwen/Qwen2.5-3B-Instruct"  # model_path_in_metadata of the un-RL'd model in LOCAL_RL
 GAMES = "../models/inter_games_qwen_3b_500"
@@ -45,7 +50,9 @@ def tag_class(text) -> str:
     if not text.strip():
         return "blank"
     has_open, has_close = "<think>" in text, "</think>" in text
-    return {(True, True): "both", (True, False): "open_only", (False, True): "close_only"}.get((has_open, has_close), "neither")
+    return {(True, True): "both", (True, False): "open_only", (False, True): "close_only"}.get(
+        (has_open, has_close), "neither"
+    )
 
 
 def size(record: dict) -> int:
@@ -167,52 +174,170 @@ def constructed(rows: dict[str, list]) -> list[dict]:
 
     # (kind, model label, response(reasoning, answer), extra fields, what was done)
     kinds = [
-        *[("bracket-valid", "constructed/magistral-style", lambda R, A: f"[THINK]{R}[/THINK]\n\n{A}", {},
-           "[THINK]reasoning[/THINK] answer (Magistral)")] * 4,
-        ("bracket-truncated", "constructed/magistral-style", lambda R, A: f"[THINK]{cut(R)}", {},
-         "[THINK] opened, reasoning cut mid-way, never closed (Magistral)"),
-        *[("harmony-valid", "constructed/gpt-oss-style",
-           lambda R, A: f"<|channel|>analysis<|message|>{R}<|end|><|start|>assistant<|channel|>final<|message|>{A}<|return|>",
-           {}, "harmony analysis channel, then final channel (gpt-oss, special tokens kept)")] * 3,
-        ("harmony-truncated", "constructed/gpt-oss-style", lambda R, A: f"<|channel|>analysis<|message|>{cut(R)}", {},
-         "harmony analysis channel cut mid-way (gpt-oss)"),
-        *[("harmony-stripped", "constructed/gpt-oss-style", lambda R, A: f"analysis{R}assistantfinal{A}", {},
-           "harmony decoded with skip_special_tokens=True: analysis…assistantfinal…")] * 2,
-        *[("seed-valid", "constructed/seed-oss-style", lambda R, A: f"<seed:think>{R}</seed:think>\n{A}", {},
-           "<seed:think>…</seed:think> (ByteDance Seed-OSS)")] * 3,
-        *[("prefixed-prompt", "constructed/r1-distill-style", lambda R, A: f"{R}\n</think>\n\n{A}", {"prompt": True},
-           "close-only output; `prompt` = the R1-Distill generation prompt ending in <think>\\n")] * 2,
-        *[("prefixed-inferred", "constructed/r1-distill-style", lambda R, A: f"{R}\n</think>\n\n{A}", {},
-           "close-only output, no prompt field (prefixed inferred from the close)")] * 2,
-        ("prefixed-truncated", "constructed/r1-distill-style", lambda R, A: cut(R), {"prompt": True},
-         "no tag at all, reasoning cut mid-way; the prompt opened the block"),
-        ("prefixed-empty", "constructed/r1-distill-style", lambda R, A: f"\n</think>\n\n{A}", {"prompt": True},
-         "close-only output with nothing before the close"),
-        *[("empty-think", "constructed/qwen3-nothink-style", lambda R, A: f"<think>\n\n</think>\n\n{A}", {},
-           "<think>\\n\\n</think> then the answer (Qwen3 with thinking off)")] * 3,
-        *[("uppercase", "constructed/uppercase-tags", lambda R, A: f"<THINK>{R}</THINK>\n{A}", {},
-           "<THINK>…</THINK> in upper case")] * 2,
-        ("fenced-tag", "constructed/plain-answer", lambda R, A: (
-            "To drop the reasoning, keep only what follows the closing tag:\n\n```python\n"
-            "answer = text.split(\"</think>\")[-1].strip()\n```\n\nA raw output then looks like:\n\n"
-            "```\n<think>\nreasoning\n</think>\nfinal answer\n```\n\n" + A), {},
-         "a plain answer whose tags are all inside closed code fences"),
-        ("inline-tag", "constructed/plain-answer",
-         lambda R, A: f"Put the reasoning between `<think>` and `</think>`, then the answer. Here: {A}", {},
-         "a plain answer whose tags are all inline code"),
-        *[("split-stop", "constructed/split-by-server", lambda R, A: A, {"reasoning_content": "R", "finish_reason": "stop"},
-           "already split: reasoning_content + answer, finish_reason stop (vLLM/DeepSeek API)")] * 2,
-        ("split-length", "constructed/split-by-server", lambda R, A: "", {"reasoning_content": "cut", "finish_reason": "length"},
-         "already split, reasoning cut at the token limit, empty answer, finish_reason length"),
-        ("split-empty", "constructed/split-by-server", lambda R, A: A, {"reasoning_content": "", "finish_reason": "stop"},
-         "already split with an empty reasoning_content"),
+        *[
+            (
+                "bracket-valid",
+                "constructed/magistral-style",
+                lambda R, A: f"[THINK]{R}[/THINK]\n\n{A}",
+                {},
+                "[THINK]reasoning[/THINK] answer (Magistral)",
+            )
+        ]
+        * 4,
+        (
+            "bracket-truncated",
+            "constructed/magistral-style",
+            lambda R, A: f"[THINK]{cut(R)}",
+            {},
+            "[THINK] opened, reasoning cut mid-way, never closed (Magistral)",
+        ),
+        *[
+            (
+                "harmony-valid",
+                "constructed/gpt-oss-style",
+                lambda R, A: (
+                    f"<|channel|>analysis<|message|>{R}<|end|><|start|>assistant<|channel|>final<|message|>{A}<|return|>"
+                ),
+                {},
+                "harmony analysis channel, then final channel (gpt-oss, special tokens kept)",
+            )
+        ]
+        * 3,
+        (
+            "harmony-truncated",
+            "constructed/gpt-oss-style",
+            lambda R, A: f"<|channel|>analysis<|message|>{cut(R)}",
+            {},
+            "harmony analysis channel cut mid-way (gpt-oss)",
+        ),
+        *[
+            (
+                "harmony-stripped",
+                "constructed/gpt-oss-style",
+                lambda R, A: f"analysis{R}assistantfinal{A}",
+                {},
+                "harmony decoded with skip_special_tokens=True: analysis…assistantfinal…",
+            )
+        ]
+        * 2,
+        *[
+            (
+                "seed-valid",
+                "constructed/seed-oss-style",
+                lambda R, A: f"<seed:think>{R}</seed:think>\n{A}",
+                {},
+                "<seed:think>…</seed:think> (ByteDance Seed-OSS)",
+            )
+        ]
+        * 3,
+        *[
+            (
+                "prefixed-prompt",
+                "constructed/r1-distill-style",
+                lambda R, A: f"{R}\n</think>\n\n{A}",
+                {"prompt": True},
+                "close-only output; `prompt` = the R1-Distill generation prompt ending in <think>\\n",
+            )
+        ]
+        * 2,
+        *[
+            (
+                "prefixed-inferred",
+                "constructed/r1-distill-style",
+                lambda R, A: f"{R}\n</think>\n\n{A}",
+                {},
+                "close-only output, no prompt field (prefixed inferred from the close)",
+            )
+        ]
+        * 2,
+        (
+            "prefixed-truncated",
+            "constructed/r1-distill-style",
+            lambda R, A: cut(R),
+            {"prompt": True},
+            "no tag at all, reasoning cut mid-way; the prompt opened the block",
+        ),
+        (
+            "prefixed-empty",
+            "constructed/r1-distill-style",
+            lambda R, A: f"\n</think>\n\n{A}",
+            {"prompt": True},
+            "close-only output with nothing before the close",
+        ),
+        *[
+            (
+                "empty-think",
+                "constructed/qwen3-nothink-style",
+                lambda R, A: f"<think>\n\n</think>\n\n{A}",
+                {},
+                "<think>\\n\\n</think> then the answer (Qwen3 with thinking off)",
+            )
+        ]
+        * 3,
+        *[
+            (
+                "uppercase",
+                "constructed/uppercase-tags",
+                lambda R, A: f"<THINK>{R}</THINK>\n{A}",
+                {},
+                "<THINK>…</THINK> in upper case",
+            )
+        ]
+        * 2,
+        (
+            "fenced-tag",
+            "constructed/plain-answer",
+            lambda R, A: (
+                "To drop the reasoning, keep only what follows the closing tag:\n\n```python\n"
+                'answer = text.split("</think>")[-1].strip()\n```\n\nA raw output then looks like:\n\n'
+                "```\n<think>\nreasoning\n</think>\nfinal answer\n```\n\n" + A
+            ),
+            {},
+            "a plain answer whose tags are all inside closed code fences",
+        ),
+        (
+            "inline-tag",
+            "constructed/plain-answer",
+            lambda R, A: f"Put the reasoning between `<think>` and `</think>`, then the answer. Here: {A}",
+            {},
+            "a plain answer whose tags are all inline code",
+        ),
+        *[
+            (
+                "split-stop",
+                "constructed/split-by-server",
+                lambda R, A: A,
+                {"reasoning_content": "R", "finish_reason": "stop"},
+                "already split: reasoning_content + answer, finish_reason stop (vLLM/DeepSeek API)",
+            )
+        ]
+        * 2,
+        (
+            "split-length",
+            "constructed/split-by-server",
+            lambda R, A: "",
+            {"reasoning_content": "cut", "finish_reason": "length"},
+            "already split, reasoning cut at the token limit, empty answer, finish_reason length",
+        ),
+        (
+            "split-empty",
+            "constructed/split-by-server",
+            lambda R, A: A,
+            {"reasoning_content": "", "finish_reason": "stop"},
+            "already split with an empty reasoning_content",
+        ),
     ]
     out, counts = [], defaultdict(int)
     for kind, model, make, extra, note in kinds:
         line, r, reasoning, answer = next(pool)
         counts[kind] += 1
-        rec = {"id": f"constructed:{kind}-{counts[kind]}", "model": model, "dataset": r["dataset"],
-               "question": r["question"], "gold": r["gold"]}
+        rec = {
+            "id": f"constructed:{kind}-{counts[kind]}",
+            "model": model,
+            "dataset": r["dataset"],
+            "question": r["question"],
+            "gold": r["gold"],
+        }
         if extra.get("prompt"):
             rec["prompt"] = f"<｜begin▁of▁sentence｜><｜User｜>{r['question']}<｜Assistant｜><think>\n"
         rec["response"] = make(reasoning, answer)
@@ -220,9 +345,17 @@ def constructed(rows: dict[str, list]) -> list[dict]:
             rc = extra["reasoning_content"]
             rec["reasoning_content"] = {"R": reasoning, "cut": cut(reasoning), "": ""}[rc]
             rec["finish_reason"] = extra["finish_reason"]
-        rec.update(constructed=True, construction=kind, construction_note=note,
-                   source_repo=r["source_repo"], source_path=r["source_path"], source_commit=r["source_commit"],
-                   corpus_file=LOCAL_RL, corpus_line=line, corpus_model=r["model"])
+        rec.update(
+            constructed=True,
+            construction=kind,
+            construction_note=note,
+            source_repo=r["source_repo"],
+            source_path=r["source_path"],
+            source_commit=r["source_commit"],
+            corpus_file=LOCAL_RL,
+            corpus_line=line,
+            corpus_model=r["model"],
+        )
         out.append(rec)
     return out
 
@@ -252,16 +385,28 @@ def samples_n3(rows, n: int = 50) -> list[dict]:
     out = []
     for g in chosen:
         first = g[0][1]
-        out.append({
-            "id": f"rg-n3-{_digest(first['source_path'], first['dataset'], first['question_index'])}",
-            "model": short_model(first), "dataset": first["dataset"], "question": first["question"], "gold": first["gold"],
-            "response": [r["full_model_response"] for _, r in g],
-            "model_answer": [r["model_answer"] for _, r in g], "score": [r["score"] for _, r in g],
-            "completion_index": [r["completion_index"] for _, r in g], "question_index": first["question_index"],
-            "max_tokens": first["max_tokens"], "model_path_in_metadata": first["model_path_in_metadata"],
-            "corpus_model": first["model"], "source_repo": first["source_repo"], "source_path": first["source_path"],
-            "source_commit": first["source_commit"], "corpus_file": LOCAL_RL, "corpus_line": [line for line, _ in g],
-        })
+        out.append(
+            {
+                "id": f"rg-n3-{_digest(first['source_path'], first['dataset'], first['question_index'])}",
+                "model": short_model(first),
+                "dataset": first["dataset"],
+                "question": first["question"],
+                "gold": first["gold"],
+                "response": [r["full_model_response"] for _, r in g],
+                "model_answer": [r["model_answer"] for _, r in g],
+                "score": [r["score"] for _, r in g],
+                "completion_index": [r["completion_index"] for _, r in g],
+                "question_index": first["question_index"],
+                "max_tokens": first["max_tokens"],
+                "model_path_in_metadata": first["model_path_in_metadata"],
+                "corpus_model": first["model"],
+                "source_repo": first["source_repo"],
+                "source_path": first["source_path"],
+                "source_commit": first["source_commit"],
+                "corpus_file": LOCAL_RL,
+                "corpus_line": [line for line, _ in g],
+            }
+        )
     return out
 
 
@@ -274,7 +419,9 @@ def run_pair(rows, n: int = 100) -> tuple[list[dict], list[dict]]:
             best = by_q[r["question"]].get(path)
             if best is None or r["completion_index"] < best[1]["completion_index"]:
                 by_q[r["question"]][path] = (line, r)
-    shared = [(q, v[BASE], v[GAMES]) for q, v in by_q.items() if len(v) == 2 and size(v[BASE][1]) + size(v[GAMES][1]) <= 6000]
+    shared = [
+        (q, v[BASE], v[GAMES]) for q, v in by_q.items() if len(v) == 2 and size(v[BASE][1]) + size(v[GAMES][1]) <= 6000
+    ]
     shared.sort(key=lambda x: x[1][0])
     random.Random(f"{SEED}:runs").shuffle(shared)
     chosen = sorted(shared[:n], key=lambda x: x[1][0])

@@ -43,7 +43,7 @@ def trained_chars(text: str, segments: list[tuple[str, str]], mask) -> list[bool
     pos = 0
     for part, segment in segments:
         start = text.index(segment, pos)
-        trained[start:start + len(segment)] = [not _masked(part, mask)] * len(segment)
+        trained[start : start + len(segment)] = [not _masked(part, mask)] * len(segment)
         pos = start + len(segment)
     return trained
 
@@ -101,13 +101,29 @@ def single(reasoning: bool) -> dict:
 def multi(reasoning: bool) -> dict:
     first = {"role": "assistant", "content": A1, **({"reasoning_content": R1} if reasoning else {})}
     last = {"role": "assistant", "content": f"<think>{R}</think>{A}" if reasoning else A}
-    return {"id": "m", "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": Q1},
-                                    first, {"role": "user", "content": Q}, last]}
+    return {
+        "id": "m",
+        "messages": [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": Q1},
+            first,
+            {"role": "user", "content": Q},
+            last,
+        ],
+    }
 
 
 # A tool conversation, for the tool-turn tests.
-TOOLS = [{"type": "function", "function": {"name": "get_weather", "description": "The weather in a city.",
-          "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}]
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "description": "The weather in a city.",
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+        },
+    }
+]
 RC, RF, RESULT = "I should call the weather tool.", "The tool says 18 C.", "18 C, sunny"
 A_TOOL = "It is 18 C and sunny in Paris."
 
@@ -116,9 +132,14 @@ def tool_record(ends_with_call: bool) -> dict:
     """A user asks, the assistant reasons and calls (arguments as a JSON string, as OpenAI sends
     them), the tool answers, the assistant reasons and answers; or the record ends with the call."""
     call = {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}
-    messages = [{"role": "system", "content": "Use tools."}, {"role": "user", "content": "Weather in Paris?"},
-                {"role": "assistant", "content": None, "reasoning_content": RC, "tool_calls": [call]}]
+    messages = [
+        {"role": "system", "content": "Use tools."},
+        {"role": "user", "content": "Weather in Paris?"},
+        {"role": "assistant", "content": None, "reasoning_content": RC, "tool_calls": [call]},
+    ]
     if not ends_with_call:
-        messages += [{"role": "tool", "content": RESULT, "tool_call_id": "call_1", "name": "get_weather"},
-                     {"role": "assistant", "content": A_TOOL, "reasoning_content": RF}]
+        messages += [
+            {"role": "tool", "content": RESULT, "tool_call_id": "call_1", "name": "get_weather"},
+            {"role": "assistant", "content": A_TOOL, "reasoning_content": RF},
+        ]
     return {"id": "t", "messages": messages, "tools": TOOLS}

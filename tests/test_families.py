@@ -21,20 +21,44 @@ from thinkpack_cli.template import detect
 SHARED_TOKENIZERS = Path(__file__).resolve().parents[2] / "shared" / "tokenizers"
 
 EOS = {
-    "qwen3": "<|im_end|>", "qwen3-thinking-2507": "<|im_end|>", "qwen3.6": "<|im_end|>", "qwq-32b": "<|im_end|>",
-    "smollm3": "<|im_end|>", "deepseek-r1-distill-qwen": "<｜end▁of▁sentence｜>", "deepseek-v3": "<｜end▁of▁sentence｜>",
-    "deepseek-v3.1": "<｜end▁of▁sentence｜>", "magistral-small-2509": "</s>", "llama-3.1": "<|eot_id|>",
-    "gemma-3": "<end_of_turn>", "gemma-4": "<turn|>", "gpt-oss": "<|return|>", "kimi-k2-thinking": "<|im_end|>",
-    "nemotron-nano-v2": "\n<SPECIAL_12>", "seed-oss": "<seed:eos>", "granite-3.3": "<|end_of_text|>",
+    "qwen3": "<|im_end|>",
+    "qwen3-thinking-2507": "<|im_end|>",
+    "qwen3.6": "<|im_end|>",
+    "qwq-32b": "<|im_end|>",
+    "smollm3": "<|im_end|>",
+    "deepseek-r1-distill-qwen": "<｜end▁of▁sentence｜>",
+    "deepseek-v3": "<｜end▁of▁sentence｜>",
+    "deepseek-v3.1": "<｜end▁of▁sentence｜>",
+    "magistral-small-2509": "</s>",
+    "llama-3.1": "<|eot_id|>",
+    "gemma-3": "<end_of_turn>",
+    "gemma-4": "<turn|>",
+    "gpt-oss": "<|return|>",
+    "kimi-k2-thinking": "<|im_end|>",
+    "nemotron-nano-v2": "\n<SPECIAL_12>",
+    "seed-oss": "<seed:eos>",
+    "granite-3.3": "<|end_of_text|>",
 }
 TEXT = ("llama-3.1", "gemma-3", "deepseek-v3", "granite-3.3")  # no reasoning style: inline <think> text
 STYLES = {
-    "qwen3": "native", "qwen3-thinking-2507": "native", "qwen3.6": "native", "kimi-k2-thinking": "native",
-    "seed-oss": "native", "gemma-4": "native", "gpt-oss": "harmony", "deepseek-r1-distill-qwen": "prefixed",
-    "qwq-32b": "prefixed", "nemotron-nano-v2": "prefixed", "deepseek-v3.1": "prefixed", "smollm3": "inline",
-    "magistral-small-2509": "bracket", **{f: "text" for f in TEXT},
+    "qwen3": "native",
+    "qwen3-thinking-2507": "native",
+    "qwen3.6": "native",
+    "kimi-k2-thinking": "native",
+    "seed-oss": "native",
+    "gemma-4": "native",
+    "gpt-oss": "harmony",
+    "deepseek-r1-distill-qwen": "prefixed",
+    "qwq-32b": "prefixed",
+    "nemotron-nano-v2": "prefixed",
+    "deepseek-v3.1": "prefixed",
+    "smollm3": "inline",
+    "magistral-small-2509": "bracket",
+    **{f: "text" for f in TEXT},
 }
-FAMILIES = sorted(p.name for p in SHARED_TOKENIZERS.iterdir() if p.is_dir()) if SHARED_TOKENIZERS.is_dir() else sorted(EOS)
+FAMILIES = (
+    sorted(p.name for p in SHARED_TOKENIZERS.iterdir() if p.is_dir()) if SHARED_TOKENIZERS.is_dir() else sorted(EOS)
+)
 
 
 @functools.cache
@@ -47,8 +71,9 @@ def template(tokenizers_dir: Path, family: str):
     return detect(load(str(tokenizers_dir / family)))
 
 
-def turn(family: str, reasoning: str | None, answer: str, last: bool, trained: bool, thinking: bool,
-         empty: bool) -> list[tuple[str, str]]:
+def turn(
+    family: str, reasoning: str | None, answer: str, last: bool, trained: bool, thinking: bool, empty: bool
+) -> list[tuple[str, str]]:
     """The (part, text) segments of an assistant turn as tp renders it for ``family``: its reasoning
     block (think; "given" where the generation prompt holds it) and, when trained, its answer."""
     e = EOS[family]
@@ -74,8 +99,10 @@ def turn(family: str, reasoning: str | None, answer: str, last: bool, trained: b
             return [("answer", f"<|channel|>final<|message|>{answer}<|end|>")]
         if reasoning is None:
             return [("answer", f"<|channel|>final<|message|>{answer}{e}")]
-        return [("think", f"<|channel|>analysis<|message|>{reasoning}<|end|>"),
-                ("answer", f"<|start|>assistant<|channel|>final<|message|>{answer}{e}")]
+        return [
+            ("think", f"<|channel|>analysis<|message|>{reasoning}<|end|>"),
+            ("answer", f"<|start|>assistant<|channel|>final<|message|>{answer}{e}"),
+        ]
     if f == "kimi-k2-thinking":  # its own <think></think> in every turn; reasoning only in the last
         inner = reasoning if last and reasoning is not None else ""
         return [("think", f"<think>{inner}</think>"), ("answer", f"{answer}{e}")]
@@ -128,8 +155,15 @@ def test_every_mask_trains_exactly_the_expected_text(tokenizers_dir, family, sha
             segments = []
             for reasoning, answer, last in turns:
                 trained = last or train_all
-                parts = turn(family, reasoning if with_reasoning else None, answer, last, trained, with_reasoning,
-                             "think" in options.mask)
+                parts = turn(
+                    family,
+                    reasoning if with_reasoning else None,
+                    answer,
+                    last,
+                    trained,
+                    with_reasoning,
+                    "think" in options.mask,
+                )
                 segments += [(p, s) for p, s in parts if trained or p == "think"]
             assert trained_runs(tok, out) == expected_token_runs(tok, out, segments, options.mask), where
 
@@ -141,6 +175,7 @@ def test_every_mask_trains_exactly_the_expected_text(tokenizers_dir, family, sha
 def _no_think(given: str, after: str = "", history_block: str | None = None):
     """The segments of a trained turn (``last``, or a history turn: one the template writes no
     block in, unless it has ``history_block``) and of an untrained history turn."""
+
     def trained(answer: str, eos: str, last: bool = True) -> list[tuple[str, str]]:
         if not last and history_block is None:
             return [("answer", f"{answer}{eos}")]
@@ -159,8 +194,11 @@ NO_THINK = {
     "qwen3": ({"enable_thinking": False}, *_no_think("<think>\n\n</think>", "\n\n")),
     "qwen3.6": ({"enable_thinking": False}, *_no_think("<think>\n\n</think>", "\n\n")),
     "smollm3": ({"enable_thinking": False}, *_no_think("<think>\n\n</think>", "\n", "<think>\n\n</think>")),
-    "granite-3.3": ({"thinking": False}, lambda answer, eos, last=True: [("answer", f"{answer}{eos}")],
-                    lambda answer: []),
+    "granite-3.3": (
+        {"thinking": False},
+        lambda answer, eos, last=True: [("answer", f"{answer}{eos}")],
+        lambda answer: [],
+    ),
 }
 
 

@@ -42,9 +42,18 @@ def _tokenizer():
 
 
 def _config(tok) -> LlamaConfig:
-    return LlamaConfig(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                       num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
-                       eos_token_id=tok.eos_token_id, pad_token_id=tok.eos_token_id, tie_word_embeddings=False)
+    return LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.eos_token_id,
+        tie_word_embeddings=False,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -65,10 +74,15 @@ def _greedy(model, tok, prompt: str, max_new: int, count: bool = False):
     """Plain transformers greedy continuation of ``prompt``, up to the end of turn (and its token count)."""
     ids = tok(prompt, return_tensors="pt", add_special_tokens=False)["input_ids"]
     with torch.inference_mode():
-        out = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new, do_sample=False,
-                             pad_token_id=tok.eos_token_id)[0, ids.shape[1]:].tolist()
+        out = model.generate(
+            ids,
+            attention_mask=torch.ones_like(ids),
+            max_new_tokens=max_new,
+            do_sample=False,
+            pad_token_id=tok.eos_token_id,
+        )[0, ids.shape[1] :].tolist()
     if tok.eos_token_id in out:
-        out = out[:out.index(tok.eos_token_id)]
+        out = out[: out.index(tok.eos_token_id)]
     return (tok.decode(out), len(out)) if count else tok.decode(out)
 
 
@@ -100,8 +114,9 @@ def test_hybrid_phases_are_the_base_and_the_adapter_continuations(tiny):
 def test_without_hybrid_the_adapter_writes_both_phases(tiny):
     """Proves: --adapter without --hybrid uses the adapter for the reasoning too."""
     model_dir, adapter_dir = tiny
-    out = Generator(TransformersBackend(str(model_dir), str(adapter_dir)),
-                    GenerateOptions(max_think_tokens=8, max_answer_tokens=4))([{"prompt": PROMPTS[0]}])
+    out = Generator(
+        TransformersBackend(str(model_dir), str(adapter_dir)), GenerateOptions(max_think_tokens=8, max_answer_tokens=4)
+    )([{"prompt": PROMPTS[0]}])
     tuned = peft.PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(model_dir), adapter_dir).eval()
     assert out[0]["raw"].startswith(_greedy(tuned, _tokenizer(), PROMPTS[0], 8) + CUT_CLOSE)
 
@@ -117,8 +132,16 @@ def test_qwen3_tokenizer_chat_records_get_the_family_block(tokenizers_dir, tmp_p
 
     tok = AutoTokenizer.from_pretrained(tokenizers_dir / "qwen3")
     torch.manual_seed(1)
-    config = Qwen3Config(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, head_dim=16, eos_token_id=tok.eos_token_id)
+    config = Qwen3Config(
+        vocab_size=len(tok),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=16,
+        eos_token_id=tok.eos_token_id,
+    )
     model = Qwen3ForCausalLM(config)
     model.save_pretrained(tmp_path / "model")
     tok.save_pretrained(tmp_path / "model")
@@ -131,7 +154,9 @@ def test_qwen3_tokenizer_chat_records_get_the_family_block(tokenizers_dir, tmp_p
     r = Generator(backend, options, prompter)([{"messages": [{"role": "user", "content": "What is 2 + 2?"}]}])[0]
     assert r["think_prompt"] == "<|im_start|>user\nWhat is 2 + 2?<|im_end|>\n<|im_start|>assistant\n<think>\n"
     base = AutoModelForCausalLM.from_pretrained(tmp_path / "model").eval()
-    tuned = peft.PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tmp_path / "model"), tmp_path / "adapter").eval()
+    tuned = peft.PeftModel.from_pretrained(
+        AutoModelForCausalLM.from_pretrained(tmp_path / "model"), tmp_path / "adapter"
+    ).eval()
     think = _greedy(base, tok, r["think_prompt"], 4)
     assert r["answer_prompt"] == r["think_prompt"] + think + CUT_CLOSE
     assert r["raw"] == think + CUT_CLOSE + _greedy(tuned, tok, r["answer_prompt"], 4)
@@ -155,9 +180,17 @@ def bigram_dir(tmp_path_factory):
     close, end = one("</think>"), tok.eos_token_id
     after_prompt, after_wait = ids(PROMPT)[-1], ids(PROMPT + "123" + WAIT)[-1]
     after_close = ids(PROMPT + "123" + CLOSE)[-1]
-    script = {after_prompt: one("1"), one("1"): one("2"), one("2"): one("3"), one("3"): close,
-              after_wait: one("4"), one("4"): one("5"), one("5"): close,
-              after_close: one("A"), one("A"): end}
+    script = {
+        after_prompt: one("1"),
+        one("1"): one("2"),
+        one("2"): one("3"),
+        one("3"): close,
+        after_wait: one("4"),
+        one("4"): one("5"),
+        one("5"): close,
+        after_close: one("A"),
+        one("A"): end,
+    }
     assert len({after_prompt, after_wait, after_close} | {one(c) for c in "12345A"}) == 9, "script keys must differ"
     assert ids(PROMPT + "12" + CUT_CLOSE)[-1] == after_close  # a cut block ends like a closed one
     path = tmp_path_factory.mktemp("bigram")
@@ -211,7 +244,12 @@ def test_min_think_replaces_an_early_close_with_wait(bigram):
     """Proves the extension: with a minimum of 4, the close after 3 tokens is dropped, " Wait"
     appended, and the model thinks on (2 more tokens) until it closes again."""
     r = _one(bigram, min_think_tokens=4, wait_text=WAIT)
-    assert (r["raw"], r["think_tokens"], r["waits"], r["think_finish"]) == ("123" + WAIT + "45" + CLOSE + "A", 5, 1, "closed")
+    assert (r["raw"], r["think_tokens"], r["waits"], r["think_finish"]) == (
+        "123" + WAIT + "45" + CLOSE + "A",
+        5,
+        1,
+        "closed",
+    )
 
 
 def test_max_waits_limits_the_extensions(bigram):
@@ -233,7 +271,13 @@ def test_end_of_turn_inside_the_block_is_reported(bigram):
     """Proves a model that ends its turn inside the block (here: at once, as the script says after
     "A") keeps its record with an "ended" reasoning phase, no answer phase, and parse's status."""
     r = Generator(bigram, GenerateOptions(max_think_tokens=5))([{"prompt": PROMPT + "A"}])[0]
-    assert (r["raw"], r["think_tokens"], r["think_finish"], r["answer_finish"], r["status"]) == ("", 0, "ended", None, "truncated")
+    assert (r["raw"], r["think_tokens"], r["think_finish"], r["answer_finish"], r["status"]) == (
+        "",
+        0,
+        "ended",
+        None,
+        "truncated",
+    )
 
 
 def test_n_samples_are_lists(bigram):
@@ -265,9 +309,13 @@ def test_a_sample_that_fills_the_context_ends_alone(bigram_dir):
     assert len(_ids(PROMPT)) + 10 < limit < len(_ids(longest))
     backend = TransformersBackend(str(bigram_dir), max_model_len=limit)
     out = Generator(backend, GenerateOptions(max_think_tokens=8, max_answer_tokens=4))(
-        [{"prompt": p} for p in (PROMPT, longer, longest)])
+        [{"prompt": p} for p in (PROMPT, longer, longest)]
+    )
     assert [(r["raw"], r["think_tokens"], r["think_finish"], r["answer_finish"]) for r in out] == [
-        ("123" + CLOSE + "A", 3, "closed", "stop"), ("12", 2, CONTEXT, None), ("", 0, CONTEXT, None)]
+        ("123" + CLOSE + "A", 3, "closed", "stop"),
+        ("12", 2, CONTEXT, None),
+        ("", 0, CONTEXT, None),
+    ]
     assert [r["status"] for r in out] == ["valid", "truncated", "truncated"]
 
 
@@ -275,9 +323,15 @@ def test_an_answer_that_fills_the_context_ends_alone(bigram_dir):
     """Proves the answer phase too: reasoning closed 1 token short of the length leaves the answer
     prompt at the length; that sample's answer ends "context" with nothing generated."""
     limit = len(_ids(PROMPT + "123" + CLOSE))
-    r = Generator(TransformersBackend(str(bigram_dir), max_model_len=limit),
-                  GenerateOptions(max_answer_tokens=4))([{"prompt": PROMPT}])[0]
-    assert (r["raw"], r["think_finish"], r["answer_tokens"], r["answer_finish"]) == ("123" + CLOSE, "closed", 0, "context")
+    r = Generator(TransformersBackend(str(bigram_dir), max_model_len=limit), GenerateOptions(max_answer_tokens=4))(
+        [{"prompt": PROMPT}]
+    )[0]
+    assert (r["raw"], r["think_finish"], r["answer_tokens"], r["answer_finish"]) == (
+        "123" + CLOSE,
+        "closed",
+        0,
+        "context",
+    )
 
 
 def test_cost_counts_tokens_prefilled_and_decoded_per_phase(bigram):
@@ -298,7 +352,12 @@ def test_unclosed_reasoning_is_reported_not_dropped(tiny):
     model_dir, _ = tiny
     options = GenerateOptions(unbudgeted_think_limit=5)
     r = Generator(TransformersBackend(str(model_dir)), options)([{"prompt": PROMPTS[0]}])[0]
-    assert (r["think_finish"], r["answer_finish"], r["think_tokens"], r["status"]) == ("truncated", None, 5, "truncated")
+    assert (r["think_finish"], r["answer_finish"], r["think_tokens"], r["status"]) == (
+        "truncated",
+        None,
+        5,
+        "truncated",
+    )
 
 
 def test_records_without_prompt_are_built_with_steer(tiny, tmp_path, tp):
@@ -306,12 +365,33 @@ def test_records_without_prompt_are_built_with_steer(tiny, tmp_path, tp):
     prefix), output lines carry the generate fields, and the summary counts them."""
     model_dir, adapter_dir = tiny
     source = tmp_path / "in.jsonl"
-    source.write_text(json.dumps({"messages": [{"role": "user", "content": "What is 2 + 2?"}]}) + "\n"
-                      + json.dumps({"prompt": PROMPTS[1]}) + "\n")
+    source.write_text(
+        json.dumps({"messages": [{"role": "user", "content": "What is 2 + 2?"}]})
+        + "\n"
+        + json.dumps({"prompt": PROMPTS[1]})
+        + "\n"
+    )
     out = tmp_path / "out.jsonl"
-    result = tp("generate", source, "-o", out, "--backend", "transformers", "--model", model_dir,
-                "--adapter", adapter_dir, "--hybrid", "--max-think-tokens", 4, "--max-answer-tokens", 3,
-                "--steer", "Okay, ", "--save-prompts")
+    result = tp(
+        "generate",
+        source,
+        "-o",
+        out,
+        "--backend",
+        "transformers",
+        "--model",
+        model_dir,
+        "--adapter",
+        adapter_dir,
+        "--hybrid",
+        "--max-think-tokens",
+        4,
+        "--max-answer-tokens",
+        3,
+        "--steer",
+        "Okay, ",
+        "--save-prompts",
+    )
     assert result.exit_code == 0, result.output
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert lines[0]["think_prompt"] == USER.format("What is 2 + 2?") + "Okay, "
@@ -327,14 +407,17 @@ def test_usage_errors_come_before_loading_a_model(tp):
     assert result.exit_code == 2 and "--min-think-tokens is larger" in result.stderr
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--top-p", "0"], "--top-p must be in (0, 1]"),
-    (["--temperature", "2.5"], "a temperature must be between 0 and 2 (got 2.5)"),
-    (["--answer-temperature", "3"], "a temperature must be between 0 and 2 (got 3)"),
-    (["--gpu-memory-utilization", "0.5"], "--gpu-memory-utilization applies to --backend vllm, not transformers"),
-    (["--tensor-parallel-size", "2"], "--tensor-parallel-size applies to --backend vllm, not transformers"),
-    (["--data-parallel-size", "2"], "--data-parallel-size applies to --backend vllm, not transformers"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--top-p", "0"], "--top-p must be in (0, 1]"),
+        (["--temperature", "2.5"], "a temperature must be between 0 and 2 (got 2.5)"),
+        (["--answer-temperature", "3"], "a temperature must be between 0 and 2 (got 3)"),
+        (["--gpu-memory-utilization", "0.5"], "--gpu-memory-utilization applies to --backend vllm, not transformers"),
+        (["--tensor-parallel-size", "2"], "--tensor-parallel-size applies to --backend vllm, not transformers"),
+        (["--data-parallel-size", "2"], "--data-parallel-size applies to --backend vllm, not transformers"),
+    ],
+)
 def test_sampling_and_engine_options_vllm_would_refuse_exit_2(tp, args, message):
     """Proves what vLLM's SamplingParams refuses (top_p 0, temperature over 2) and engine options the
     backend does not take are usage errors, before any model loads."""
@@ -353,18 +436,24 @@ CHAT = {"messages": [{"role": "user", "content": "What is 2 + 2?"}]}
 def _generate(tp, tmp_path, model_dir, *args) -> dict:
     source, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     source.write_text(json.dumps(CHAT) + "\n")
-    result = tp("generate", source, "-o", out, "--backend", "transformers", "--model", model_dir, "--save-prompts", *args)
+    result = tp(
+        "generate", source, "-o", out, "--backend", "transformers", "--model", model_dir, "--save-prompts", *args
+    )
     assert result.exit_code == 0, result.output
     return json.loads(out.read_text())
 
 
-@pytest.mark.parametrize("template, think_tokens, tags, opening, closing", [
-    ("SEED", True, None, "<seed:think>", "</seed:think>\n"),
-    ("GEMMA4", True, None, "<|channel>thought\n", "<channel|>"),  # thinking off by default: opened with its switch
-    ("INLINE", False, "<reasoning>,</reasoning>", "<reasoning>\n", "</reasoning>\n\n"),  # no style: --think-tags
-])
-def test_hybrid_phase_1_stops_at_the_familys_close_and_phase_2_answers_after_it(tp, tmp_path, template, think_tokens,
-                                                                                tags, opening, closing):
+@pytest.mark.parametrize(
+    "template, think_tokens, tags, opening, closing",
+    [
+        ("SEED", True, None, "<seed:think>", "</seed:think>\n"),
+        ("GEMMA4", True, None, "<|channel>thought\n", "<channel|>"),  # thinking off by default: opened with its switch
+        ("INLINE", False, "<reasoning>,</reasoning>", "<reasoning>\n", "</reasoning>\n\n"),  # no style: --think-tags
+    ],
+)
+def test_hybrid_phase_1_stops_at_the_familys_close_and_phase_2_answers_after_it(
+    tp, tmp_path, template, think_tokens, tags, opening, closing
+):
     """Proves, end to end with tp generate --hybrid: the chat record's prompt opens the family's block
     (after the --steer prefix), phase 1 stops on the family's own close, which the model writes after
     "12" (a scripted model: it would write "A" after any other text and end), and phase 2 is given
@@ -375,32 +464,65 @@ def test_hybrid_phase_1_stops_at_the_familys_close_and_phase_2_answers_after_it(
     answer_prompt = think_prompt + "12" + closing
     close = closing.rstrip("\n")
     wrote = ids(think_prompt + "12" + close)
-    assert wrote[:len(ids(think_prompt))] == ids(think_prompt) and ids(close) == wrote[-1:]  # the close: one token
-    chain = wrote[len(ids(think_prompt)) - 1:]  # the prompt's last token, "1", "2", the close
+    assert wrote[: len(ids(think_prompt))] == ids(think_prompt) and ids(close) == wrote[-1:]  # the close: one token
+    chain = wrote[len(ids(think_prompt)) - 1 :]  # the prompt's last token, "1", "2", the close
     script = dict(zip(chain, chain[1:]))
     script |= {ids(answer_prompt)[-1]: tok.convert_tokens_to_ids("A"), tok.convert_tokens_to_ids("A"): tok.eos_token_id}
     assert len(script) == len(chain) + 1, "script keys must differ"
     _scripted(tok, script, tmp_path / "model")
     # An adapter that changes nothing (B = 0): both phases follow the script, each from its own model.
     lora = peft.LoraConfig(r=8, target_modules=["q_proj", "v_proj"])
-    peft.get_peft_model(AutoModelForCausalLM.from_pretrained(tmp_path / "model"), lora).save_pretrained(tmp_path / "adapter")
+    peft.get_peft_model(AutoModelForCausalLM.from_pretrained(tmp_path / "model"), lora).save_pretrained(
+        tmp_path / "adapter"
+    )
 
-    r = _generate(tp, tmp_path, tmp_path / "model", "--adapter", tmp_path / "adapter", "--hybrid", "--steer", "Okay,",
-                  "--max-answer-tokens", 4, *(["--think-tags", tags] if tags else []))
+    r = _generate(
+        tp,
+        tmp_path,
+        tmp_path / "model",
+        "--adapter",
+        tmp_path / "adapter",
+        "--hybrid",
+        "--steer",
+        "Okay,",
+        "--max-answer-tokens",
+        4,
+        *(["--think-tags", tags] if tags else []),
+    )
     assert (r["think_prompt"], r["answer_prompt"]) == (think_prompt, answer_prompt)
-    assert (r["raw"], r["think_tokens"], r["think_finish"], r["answer_finish"]) == ("12" + closing + "A", 2, "closed", "stop")
+    assert (r["raw"], r["think_tokens"], r["think_finish"], r["answer_finish"]) == (
+        "12" + closing + "A",
+        2,
+        "closed",
+        "stop",
+    )
     assert (r["reasoning"], r["answer"], r["status"], r["reasoning_tag"]) == ("12", "A", "valid", close)
 
 
-@pytest.mark.parametrize("family, tags, header, opening, cut_close", [
-    ("llama-3.1", None, "<|start_header_id|>assistant<|end_header_id|>\n\n", "<think>\n", CUT_CLOSE),  # a control: inline block
-    ("llama-3.1", "<reasoning>,</reasoning>", "<|start_header_id|>assistant<|end_header_id|>\n\n", "<reasoning>\n",
-     "\n</reasoning>\n\n"),
-    ("seed-oss", None, "<seed:bos>assistant\n", "<seed:think>", "</seed:think>\n"),
-    ("gemma-4", None, "<|turn>model\n", "<|channel>thought\n", "\n<channel|>"),
-])
-def test_hybrid_on_real_templates_runs_both_phases_in_the_familys_block(tokenizers_dir, tp, tmp_path, family, tags,
-                                                                       header, opening, cut_close):
+@pytest.mark.parametrize(
+    "family, tags, header, opening, cut_close",
+    [
+        (
+            "llama-3.1",
+            None,
+            "<|start_header_id|>assistant<|end_header_id|>\n\n",
+            "<think>\n",
+            CUT_CLOSE,
+        ),  # a control: inline block
+        (
+            "llama-3.1",
+            "<reasoning>,</reasoning>",
+            "<|start_header_id|>assistant<|end_header_id|>\n\n",
+            "<reasoning>\n",
+            "\n</reasoning>\n\n",
+        ),
+        ("seed-oss", None, "<seed:bos>assistant\n", "<seed:think>", "</seed:think>\n"),
+        ("gemma-4", None, "<|turn>model\n", "<|channel>thought\n", "\n<channel|>"),
+    ],
+)
+def test_hybrid_on_real_templates_runs_both_phases_in_the_familys_block(
+    tokenizers_dir, tp, tmp_path, family, tags, header, opening, cut_close
+):
     """Proves, with real tokenizers and a tiny random Llama and LoRA over each vocabulary: tp generate
     --hybrid on a chat record opens the family's block (Llama-3.1, a template with no reasoning style:
     the inline <think> block, or --think-tags'), the base model's reasoning is cut at the budget and
@@ -409,19 +531,41 @@ def test_hybrid_on_real_templates_runs_both_phases_in_the_familys_block(tokenize
 
     tok = AutoTokenizer.from_pretrained(tokenizers_dir / family)
     torch.manual_seed(2)
-    model = LlamaForCausalLM(LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
-                                         num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=2048,
-                                         eos_token_id=tok.eos_token_id))
+    model = LlamaForCausalLM(
+        LlamaConfig(
+            vocab_size=len(tok),
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            num_key_value_heads=1,
+            max_position_embeddings=2048,
+            eos_token_id=tok.eos_token_id,
+        )
+    )
     model.save_pretrained(tmp_path / "model")
     tok.save_pretrained(tmp_path / "model")
     lora = peft.LoraConfig(r=8, lora_alpha=64, target_modules=["q_proj", "v_proj", "o_proj"], init_lora_weights=False)
     peft.get_peft_model(model, lora).save_pretrained(tmp_path / "adapter")
 
-    r = _generate(tp, tmp_path, tmp_path / "model", "--adapter", tmp_path / "adapter", "--hybrid",
-                  "--max-think-tokens", 3, "--max-answer-tokens", 3, *(["--think-tags", tags] if tags else []))
+    r = _generate(
+        tp,
+        tmp_path,
+        tmp_path / "model",
+        "--adapter",
+        tmp_path / "adapter",
+        "--hybrid",
+        "--max-think-tokens",
+        3,
+        "--max-answer-tokens",
+        3,
+        *(["--think-tags", tags] if tags else []),
+    )
     assert r["think_prompt"].endswith(header + opening), r["think_prompt"][-80:]
     base = AutoModelForCausalLM.from_pretrained(tmp_path / "model").eval()
-    tuned = peft.PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tmp_path / "model"), tmp_path / "adapter").eval()
+    tuned = peft.PeftModel.from_pretrained(
+        AutoModelForCausalLM.from_pretrained(tmp_path / "model"), tmp_path / "adapter"
+    ).eval()
     think = _greedy(base, tok, r["think_prompt"], 3)
     assert (r["think_tokens"], r["think_finish"]) == (3, "budget")
     assert r["answer_prompt"] == r["think_prompt"] + think + cut_close
@@ -465,8 +609,10 @@ def test_openai_seeded_samples_differ_and_repeat(tiny):
     sampled = Sampling(temperature=1.0, seed=7)
     options = GenerateOptions(n=2, think=sampled, answer=sampled, max_think_tokens=6, max_answer_tokens=3)
     with CompletionsServer(served, _tokenizer(), "base") as server:
-        first, again = (Generator(OpenAIBackend("base", base_url=server.url), options)([{"prompt": PROMPTS[0]}])[0]
-                        for _ in range(2))
+        first, again = (
+            Generator(OpenAIBackend("base", base_url=server.url), options)([{"prompt": PROMPTS[0]}])[0]
+            for _ in range(2)
+        )
     assert first["raw"][0] != first["raw"][1] and first["raw"] == again["raw"]
 
 
@@ -475,11 +621,21 @@ def test_openai_seeded_samples_differ_and_repeat(tiny):
 # the vLLM source each follows).
 
 
-@pytest.mark.parametrize("config, rank", [
-    ({"r": 1}, 1), ({"r": 4}, 8), ({"r": 8}, 8), ({"r": 12}, 16), ({"r": 24}, 32), ({"r": 48}, 64),
-    ({"r": 300}, 320), ({"r": 512}, 512), ({"r": 8, "rank_pattern": {"q_proj": 40, "v_proj": 16}}, 64),
-    ({"r": 64, "rank_pattern": {}}, 64),
-])
+@pytest.mark.parametrize(
+    "config, rank",
+    [
+        ({"r": 1}, 1),
+        ({"r": 4}, 8),
+        ({"r": 8}, 8),
+        ({"r": 12}, 16),
+        ({"r": 24}, 32),
+        ({"r": 48}, 64),
+        ({"r": 300}, 320),
+        ({"r": 512}, 512),
+        ({"r": 8, "rank_pattern": {"q_proj": 40, "v_proj": 16}}, 64),
+        ({"r": 64, "rank_pattern": {}}, 64),
+    ],
+)
 def test_lora_rank_rounds_up_to_a_rank_vllm_takes(config, rank):
     from thinkpack_cli.backends.vllm import LORA_RANKS, lora_rank
 
@@ -498,7 +654,10 @@ def test_lora_rank_of_a_real_adapter_and_the_ranks_vllm_cannot_serve(tiny, tmp_p
     assert lora_rank(adapter_config(str(tmp_path / "patterned"))) == 32
     with pytest.raises(UsageError, match="vLLM serves ranks up to 512"):
         lora_rank({"r": 1024})
-    for name, extra, reason in (("dora", {"use_dora": True}, "DoRA"), ("saved", {"modules_to_save": ["lm_head"]}, "lm_head")):
+    for name, extra, reason in (
+        ("dora", {"use_dora": True}, "DoRA"),
+        ("saved", {"modules_to_save": ["lm_head"]}, "lm_head"),
+    ):
         lora = peft.LoraConfig(r=8, target_modules=["q_proj"], **extra)
         peft.get_peft_model(AutoModelForCausalLM.from_pretrained(model_dir), lora).save_pretrained(tmp_path / name)
         with pytest.raises(UsageError, match=reason):
@@ -521,12 +680,30 @@ def test_engine_arguments_reach_llm_as_given():
     from thinkpack_cli import backends
     from thinkpack_cli.backends.vllm import engine_arguments
 
-    given = backends.engine_options("vllm", {"dtype": "bfloat16", "max_model_len": 8192, "tensor_parallel_size": 2,
-                                             "data_parallel_size": 4, "gpu_memory_utilization": None,
-                                             "seed": 3, "batch_size": None, "api_key": "sk-x"})
+    given = backends.engine_options(
+        "vllm",
+        {
+            "dtype": "bfloat16",
+            "max_model_len": 8192,
+            "tensor_parallel_size": 2,
+            "data_parallel_size": 4,
+            "gpu_memory_utilization": None,
+            "seed": 3,
+            "batch_size": None,
+            "api_key": "sk-x",
+        },
+    )
     assert engine_arguments("Qwen/Qwen3-8B", {"r": 24}, **given) == {
-        "model": "Qwen/Qwen3-8B", "enable_prefix_caching": True, "enable_lora": True, "max_lora_rank": 32,
-        "max_loras": 1, "dtype": "bfloat16", "max_model_len": 8192, "tensor_parallel_size": 2, "data_parallel_size": 4}
+        "model": "Qwen/Qwen3-8B",
+        "enable_prefix_caching": True,
+        "enable_lora": True,
+        "max_lora_rank": 32,
+        "max_loras": 1,
+        "dtype": "bfloat16",
+        "max_model_len": 8192,
+        "tensor_parallel_size": 2,
+        "data_parallel_size": 4,
+    }
     assert engine_arguments("m", None) == {"model": "m", "enable_prefix_caching": True}
 
 
@@ -539,8 +716,9 @@ def test_prompt_ids_hold_the_templates_bos_once(tokenizers_dir):
     from thinkpack_cli.backends.vllm import prompt_ids
 
     tok = AutoTokenizer.from_pretrained(tokenizers_dir / "llama-3.1")
-    prompt = tok.apply_chat_template([{"role": "user", "content": "What is 2 + 2?"}], tokenize=False,
-                                     add_generation_prompt=True)
+    prompt = tok.apply_chat_template(
+        [{"role": "user", "content": "What is 2 + 2?"}], tokenize=False, add_generation_prompt=True
+    )
     assert prompt.startswith("<|begin_of_text|>")
     ids = prompt_ids(tok, [prompt])[0]
     assert ids.count(tok.bos_token_id) == 1 and ids[0] == tok.bos_token_id
@@ -603,7 +781,10 @@ def test_first_stop_is_the_first_completed():
 # ---------------------------------------------------------------------------- vLLM
 
 
-@pytest.mark.skipif(importlib.util.find_spec("vllm") is None, reason="vLLM is not installed (pip install 'thinkpack-cli[vllm]'; needs a GPU)")
+@pytest.mark.skipif(
+    importlib.util.find_spec("vllm") is None,
+    reason="vLLM is not installed (pip install 'thinkpack-cli[vllm]'; needs a GPU)",
+)
 def test_vllm_backend_matches_the_transformers_backend(tiny):
     """Proves the vLLM backend on a GPU (never run here): for a hybrid run with a budget, and a prompt
     over --max-model-len in the same batch, the same records as the transformers backend (greedy,
@@ -611,8 +792,14 @@ def test_vllm_backend_matches_the_transformers_backend(tiny):
     from thinkpack_cli.backends.vllm import VllmBackend
 
     model_dir, adapter_dir = tiny
-    backend = VllmBackend(str(model_dir), str(adapter_dir), dtype="float32", max_model_len=64, enforce_eager=True,
-                          gpu_memory_utilization=0.3)
+    backend = VllmBackend(
+        str(model_dir),
+        str(adapter_dir),
+        dtype="float32",
+        max_model_len=64,
+        enforce_eager=True,
+        gpu_memory_utilization=0.3,
+    )
     options = GenerateOptions(hybrid=True, max_think_tokens=8, max_answer_tokens=6, save_prompts=True)
     records = lambda: [{"prompt": p} for p in [*PROMPTS, USER.format("Please think. " * 30)]]  # noqa: E731
     remote = Generator(backend, options)(records())
@@ -651,8 +838,14 @@ def test_smollm2_reasons_within_budget_and_answers(smollm2):
     """Proves a real model through both phases: reasoning cut at exactly 12 tokens, the answer
     phase is SmolLM2's own greedy continuation of prompt + reasoning + close."""
     backend = TransformersBackend(str(smollm2))
-    prompt = backend.tokenizer.apply_chat_template([{"role": "user", "content": "Explain step by step how to multiply 17 by 23."}], tokenize=False,
-                                                   add_generation_prompt=True) + "<think>\n"
+    prompt = (
+        backend.tokenizer.apply_chat_template(
+            [{"role": "user", "content": "Explain step by step how to multiply 17 by 23."}],
+            tokenize=False,
+            add_generation_prompt=True,
+        )
+        + "<think>\n"
+    )
     r = Generator(backend, GenerateOptions(max_think_tokens=12, max_answer_tokens=16))([{"prompt": prompt}])[0]
     assert (r["think_tokens"], r["think_finish"]) == (12, "budget")
     model = AutoModelForCausalLM.from_pretrained(smollm2).eval()

@@ -14,8 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import tiny_chat
-from labels import A, A1, MASKS, Q, R, R1, multi, single
-from labels import check_audit, expected_runs, expected_token_runs, trained_runs
+from labels import A1, MASKS, R1, A, Q, R, check_audit, expected_runs, expected_token_runs, multi, single, trained_runs
 from labels import decode as _decode
 
 from thinkpack_cli import mask as masking
@@ -23,8 +22,6 @@ from thinkpack_cli import tokenizer as tokenizers
 from thinkpack_cli.errors import RecordError, UsageError
 from thinkpack_cli.mask import Masker, MaskOptions, parse_mask
 from thinkpack_cli.template import detect
-
-
 
 
 @functools.cache
@@ -85,7 +82,7 @@ def test_a_token_straddling_a_boundary_is_not_trained():
     assert out["labels"][straddler] == -100
     assert out["labels"][straddler + 1] == out["input_ids"][straddler + 1]
     after = encoding.offsets[straddler][1]
-    assert trained_runs(tok, out) == [text[after: text.index("<|im_end|>", answer_start) + len("<|im_end|>")]]
+    assert trained_runs(tok, out) == [text[after : text.index("<|im_end|>", answer_start) + len("<|im_end|>")]]
     end_of_turn = out["input_ids"].index(tok.convert_tokens_to_ids("<|im_end|>"), straddler)
     assert out["answer_tokens"] == end_of_turn - straddler  # the straddler counts where it starts: prompt
 
@@ -111,7 +108,9 @@ def test_records_without_reasoning_get_an_empty_masked_block_when_think_is_maske
     assert out["think_tokens"] == 4  # <think>, \n, \n, </think>
 
 
-@pytest.mark.parametrize("options", [{"empty_think": False}, {"mask": "prompt"}], ids=["no-empty-think", "think-trained"])
+@pytest.mark.parametrize(
+    "options", [{"empty_think": False}, {"mask": "prompt"}], ids=["no-empty-think", "think-trained"]
+)
 def test_no_empty_block_when_turned_off_or_think_is_trained(options):
     tok = tiny(tiny_chat.HYBRID)
     out = mask_one(tok, single(False), **options)
@@ -164,7 +163,9 @@ def test_max_length_truncates_or_drops_and_the_summary_says_so():
     assert out["input_ids"] == full["input_ids"][: n - 3] and out["labels"] == full["labels"][: n - 3]
     assert out["truncated"] and tally["truncated"] == 1
     check_audit(out)
-    assert f"1 records truncated to --max-length {n - 3} tokens" in masking.describe(tally, masker.options, masker.template)
+    assert f"1 records truncated to --max-length {n - 3} tokens" in masking.describe(
+        tally, masker.options, masker.template
+    )
     masker = Masker(detect(tok), MaskOptions(max_length=n - 3, overflow="drop"))
     [out], tally, _ = masker.batch([single(True)])
     assert out is None and tally["dropped"] == 1
@@ -180,7 +181,12 @@ def test_ignore_index():
 
 @pytest.mark.parametrize(
     "text, parts",
-    [("think,prompt", {"think", "prompt"}), ("response", {"answer"}), (" Think , ANSWER ", {"think", "answer"}), ("none", set())],
+    [
+        ("think,prompt", {"think", "prompt"}),
+        ("response", {"answer"}),
+        (" Think , ANSWER ", {"think", "answer"}),
+        ("none", set()),
+    ],
 )
 def test_parse_mask(text, parts):
     assert parse_mask(text) == parts
@@ -198,11 +204,16 @@ def test_parse_mask_rejects(text):
         ({"text": "hello"}, "neither a chat record ('messages') nor an instruction record"),
         ({"instruction": "q"}, "no response field"),
         ({"instruction": "q", "response": "<think>never closed"}, "opens a reasoning block that never closes"),
-        ({"instruction": "q", "reasoning": "r", "response": "<think>r2</think>a"}, "reasoning given twice, differently"),
+        (
+            {"instruction": "q", "reasoning": "r", "response": "<think>r2</think>a"},
+            "reasoning given twice, differently",
+        ),
         ({"messages": [{"role": "user", "content": "q"}]}, "the last message is from 'user'"),
         ({"messages": [{"role": "robot", "content": "q"}]}, "messages[0] has role 'robot'"),
-        ({"messages": [{"role": "user", "content": [{"type": "image_url"}]}, {"role": "assistant", "content": "a"}]},
-         "messages[0].content[0] is a part of type 'image_url'"),
+        (
+            {"messages": [{"role": "user", "content": [{"type": "image_url"}]}, {"role": "assistant", "content": "a"}]},
+            "messages[0].content[0] is a part of type 'image_url'",
+        ),
         ({"instruction": 7, "response": "a"}, "field 'instruction' is a number"),
     ],
 )
@@ -252,10 +263,12 @@ def test_parse_output_with_raw_response_and_split_reasoning_is_read():
 
 
 def test_content_parts_and_reasoning_parts_are_read():
-    record = {"messages": [
-        {"role": "user", "content": [{"type": "text", "value": Q}]},
-        {"role": "assistant", "content": [{"type": "reasoning", "value": R}, {"type": "text", "value": A}]},
-    ]}
+    record = {
+        "messages": [
+            {"role": "user", "content": [{"type": "text", "value": Q}]},
+            {"role": "assistant", "content": [{"type": "reasoning", "value": R}, {"type": "text", "value": A}]},
+        ]
+    }
     tok = tiny()
     assert trained_runs(tok, mask_one(tok, record, mask="prompt")) == ["".join(t for _, t in TINY_LAST["INLINE"])]
 
@@ -264,8 +277,9 @@ def test_write_parquet_with_list_int32_columns(tmp_path):
     source = tmp_path / "in.jsonl"
     source.write_text("".join(json.dumps(r) + "\n" for r in [single(True), single(False), {"bad": 1}] * 3))
     masker = Masker(detect(tiny()))
-    summary, tally, views = masking.write([str(source)], masker, str(tmp_path / "out.parquet"), show=1,
-                                          on_error="skip", workers=1)
+    summary, tally, views = masking.write(
+        [str(source)], masker, str(tmp_path / "out.parquet"), show=1, on_error="skip", workers=1
+    )
     table = pq.read_table(tmp_path / "out.parquet")
     assert table.schema.field("input_ids").type == pa.list_(pa.int32())
     assert table.schema.field("labels").type == pa.list_(pa.int32())
@@ -316,7 +330,10 @@ def test_cli_mask_show_marks_trained_tokens(tp, tmp_path):
     [
         (["--mask", "thoughts"], "--mask takes prompt, think, answer"),
         (["--template-kwargs", "{oops"], "--template-kwargs is not valid JSON"),
-        (["--train-turns", "some"], "Invalid value for '--train-turns': Value error, 'some' is not one of 'last', 'all'."),
+        (
+            ["--train-turns", "some"],
+            "Invalid value for '--train-turns': Value error, 'some' is not one of 'last', 'all'.",
+        ),
         (["--overflow", "wrap"], "Invalid value for '--overflow'"),
     ],
 )
@@ -335,5 +352,3 @@ def test_cli_mask_bad_record_names_its_line(tp, tmp_path):
     result = tp("mask", source, "-o", tmp_path / "out.parquet", "-t", folder)
     assert result.exit_code == 2
     assert result.stderr.startswith(f"tp: error: {source}:2: no response field")
-
-

@@ -29,7 +29,9 @@ def steer(template, record=RECORD, **options) -> str:
 
 # ---------------------------------------------------------------------------- self-contained
 
-TINY_BASE = "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nWhat is 2 + 2?<|im_end|>\n<|im_start|>assistant\n"
+TINY_BASE = (
+    "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nWhat is 2 + 2?<|im_end|>\n<|im_start|>assistant\n"
+)
 
 
 @functools.cache
@@ -74,8 +76,14 @@ def test_prefixed_template_prompts(options, expected):
 
 
 def test_a_trailing_answer_is_left_out_and_history_kept():
-    chat = {"messages": [{"role": "user", "content": "Hi."}, {"role": "assistant", "content": "Hello!"},
-                         {"role": "user", "content": "What is 2 + 2?"}, {"role": "assistant", "content": "4"}]}
+    chat = {
+        "messages": [
+            {"role": "user", "content": "Hi."},
+            {"role": "assistant", "content": "Hello!"},
+            {"role": "user", "content": "What is 2 + 2?"},
+            {"role": "assistant", "content": "4"},
+        ]
+    }
     assert steer(tiny("INLINE"), chat) == (
         "<|im_start|>user\nHi.<|im_end|>\n<|im_start|>assistant\nHello!<|im_end|>\n"
         "<|im_start|>user\nWhat is 2 + 2?<|im_end|>\n<|im_start|>assistant\n"
@@ -152,11 +160,21 @@ FAMILIES = {
     "kimi-k2-thinking": ("<|im_assistant|>assistant<|im_middle|>", "", "<think>", "<think></think>", "</think>"),
     "nemotron-nano-v2": ("<SPECIAL_11>Assistant\n", "<think>\n", "<think>\n", "", THINK),
     "seed-oss": ("<seed:bos>assistant\n", "", "<seed:think>", "", "</seed:think>\n"),
-    "gemma-4": ("<|turn>model\n", "<|channel>thought\n<channel|>", "<|channel>thought\n", "<|channel>thought\n<channel|>",
-                "\n<channel|>"),
+    "gemma-4": (
+        "<|turn>model\n",
+        "<|channel>thought\n<channel|>",
+        "<|channel>thought\n",
+        "<|channel>thought\n<channel|>",
+        "\n<channel|>",
+    ),
     # No closed analysis of its own: --reasoning none opens the final channel, where the answer goes.
-    "gpt-oss": ("<|start|>assistant", "", "<|channel|>analysis<|message|>", "<|channel|>final<|message|>",
-                "<|end|><|start|>assistant<|channel|>final<|message|>"),
+    "gpt-oss": (
+        "<|start|>assistant",
+        "",
+        "<|channel|>analysis<|message|>",
+        "<|channel|>final<|message|>",
+        "<|end|><|start|>assistant<|channel|>final<|message|>",
+    ),
     "smollm3": ("<|im_start|>assistant\n", "", "<think>\n", "<think>\n\n</think>\n", THINK),
     "magistral-small-2509": ("[/INST]", "", "[THINK]", "", "[/THINK]"),
     # No reasoning style: the inline text block.
@@ -213,7 +231,9 @@ def test_seed_oss_opens_and_closes_in_its_own_tags(tokenizers_dir):
 def test_prefixed_prompts_are_left_byte_for_byte(tokenizers_dir):
     for family in ("deepseek-r1-distill-qwen", "qwq-32b", "qwen3.6", "nemotron-nano-v2"):
         t = _load(str(tokenizers_dir / family))
-        assert steer(t, reasoning="open") == t.tokenizer.apply_chat_template(CHAT, tokenize=False, add_generation_prompt=True)
+        assert steer(t, reasoning="open") == t.tokenizer.apply_chat_template(
+            CHAT, tokenize=False, add_generation_prompt=True
+        )
 
 
 def test_thinking_turned_off_by_the_user_cannot_be_reopened(tokenizers_dir):

@@ -27,55 +27,89 @@ from thinkpack_cli.template import detect
 QWEN_CALL = '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call><|im_end|>'
 QWEN_FINAL = [("think", f"<think>\n{RF}\n</think>"), ("answer", f"\n\n{A}<|im_end|>")]
 PREFIXED_FINAL = [("given", "<think>\n"), ("think", f"{RF}\n</think>"), ("answer", f"\n\n{A}<|im_end|>")]
-V31_CALL = ('<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>get_weather<｜tool▁sep｜>{"city": "Paris"}<｜tool▁call▁end｜>'
-            '<｜tool▁calls▁end｜><｜end▁of▁sentence｜>')
-KIMI_CALL = ('<|tool_calls_section_begin|><|tool_call_begin|>call_1<|tool_call_argument_begin|>{"city": "Paris"}'
-             '<|tool_call_end|><|tool_calls_section_end|><|im_end|>')
+V31_CALL = (
+    '<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>get_weather<｜tool▁sep｜>{"city": "Paris"}<｜tool▁call▁end｜>'
+    "<｜tool▁calls▁end｜><｜end▁of▁sentence｜>"
+)
+KIMI_CALL = (
+    '<|tool_calls_section_begin|><|tool_call_begin|>call_1<|tool_call_argument_begin|>{"city": "Paris"}'
+    "<|tool_call_end|><|tool_calls_section_end|><|im_end|>"
+)
 GEMMA_CALL = '<|tool_call>call:get_weather{city:<|"|>Paris<|"|>}<tool_call|><|tool_response>'
 GPT_CALL = ' to=functions.get_weather<|channel|>commentary json<|message|>{"city": "Paris"}<|call|>'
 NEMOTRON_CALL = '<TOOLCALL>[{"name": "get_weather", "arguments": {"city": "Paris"}}]</TOOLCALL>\n<SPECIAL_12>'
 MAGISTRAL_CALL = '[TOOL_CALLS]get_weather[ARGS]{"city": "Paris"}</s>'
-SEED_CALL = '\n<seed:tool_call>\n<function=get_weather>\n<parameter=city>Paris</parameter>\n</function>\n</seed:tool_call><seed:eos>'
-QWEN36_CALL = '<tool_call>\n<function=get_weather>\n<parameter=city>\nParis\n</parameter>\n</function>\n</tool_call><|im_end|>'
+SEED_CALL = "\n<seed:tool_call>\n<function=get_weather>\n<parameter=city>Paris</parameter>\n</function>\n</seed:tool_call><seed:eos>"
+QWEN36_CALL = (
+    "<tool_call>\n<function=get_weather>\n<parameter=city>\nParis\n</parameter>\n</function>\n</tool_call><|im_end|>"
+)
 
 # family: (the calling turn's segments, with a result after it / as the last turn; the final turn's).
 # The calling turn's reasoning is where the template keeps it; where it leaves it out (history
 # turns of Qwen3, QwQ, Nemotron, gpt-oss; every calling turn of DeepSeek-V3.1, whose calls are
 # non-thinking) the segments have none.
 EXPECTED = {
-    "qwen3": ([("think", f"<think>\n{RC}\n</think>"), ("answer", f"\n\n{QWEN_CALL}")],
-              [("think", f"<think>\n{RC}\n</think>"), ("answer", f"\n\n{QWEN_CALL}")], QWEN_FINAL),
-    "qwen3-thinking-2507": ([("given", "<think>\n"), ("think", f"{RC}\n</think>"), ("answer", f"\n\n{QWEN_CALL}")],
-                            [("given", "<think>\n"), ("think", f"{RC}\n</think>"), ("answer", f"\n\n{QWEN_CALL}")],
-                            PREFIXED_FINAL),
-    "qwen3.6": ([("given", "<think>\n"), ("think", f"{RC}\n</think>"), ("answer", f"\n\n{QWEN36_CALL}")],
-                [("given", "<think>\n"), ("think", f"{RC}\n</think>"), ("answer", f"\n\n{QWEN36_CALL}")],
-                PREFIXED_FINAL),
+    "qwen3": (
+        [("think", f"<think>\n{RC}\n</think>"), ("answer", f"\n\n{QWEN_CALL}")],
+        [("think", f"<think>\n{RC}\n</think>"), ("answer", f"\n\n{QWEN_CALL}")],
+        QWEN_FINAL,
+    ),
+    "qwen3-thinking-2507": (
+        [("given", "<think>\n"), ("think", f"{RC}\n</think>"), ("answer", f"\n\n{QWEN_CALL}")],
+        [("given", "<think>\n"), ("think", f"{RC}\n</think>"), ("answer", f"\n\n{QWEN_CALL}")],
+        PREFIXED_FINAL,
+    ),
+    "qwen3.6": (
+        [("given", "<think>\n"), ("think", f"{RC}\n</think>"), ("answer", f"\n\n{QWEN36_CALL}")],
+        [("given", "<think>\n"), ("think", f"{RC}\n</think>"), ("answer", f"\n\n{QWEN36_CALL}")],
+        PREFIXED_FINAL,
+    ),
     # QwQ cuts history reasoning; its calls follow a newline; tp's block in the last turn keeps its "\n\n".
-    "qwq-32b": ([("answer", f"\n{QWEN_CALL}")],
-                [("given", "<think>\n"), ("think", f"{RC}\n</think>"), ("answer", f"\n\n\n{QWEN_CALL}")], PREFIXED_FINAL),
-    "deepseek-v3.1": ([("think", "</think>"), ("answer", V31_CALL)], [("think", "</think>"), ("answer", V31_CALL)],
-                      [("think", f"<think>{RF}</think>"), ("answer", f"{A}<｜end▁of▁sentence｜>")]),
-    "kimi-k2-thinking": ([("think", "<think></think>"), ("answer", KIMI_CALL)],
-                         [("think", f"<think>{RC}</think>"), ("answer", KIMI_CALL)],
-                         [("think", f"<think>{RF}</think>"), ("answer", f"{A}<|im_end|>")]),
-    "gemma-4": ([("think", f"<|channel>thought\n{RC}\n<channel|>"), ("answer", GEMMA_CALL)],
-                [("think", f"<|channel>thought\n{RC}\n<channel|>"), ("answer", GEMMA_CALL)],
-                # The generation prompt after a tool result opens the thought channel: given.
-                [("given", "<|channel>thought\n"), ("think", f"{RF}\n<channel|>"), ("answer", f"{A}<turn|>")]),
-    "gpt-oss": ([("answer", GPT_CALL)],
-                [("think", f"<|channel|>analysis<|message|>{RC}<|end|>"), ("answer", f"<|start|>assistant{GPT_CALL}")],
-                [("think", f"<|channel|>analysis<|message|>{RF}<|end|>"),
-                 ("answer", f"<|start|>assistant<|channel|>final<|message|>{A}<|return|>")]),
+    "qwq-32b": (
+        [("answer", f"\n{QWEN_CALL}")],
+        [("given", "<think>\n"), ("think", f"{RC}\n</think>"), ("answer", f"\n\n\n{QWEN_CALL}")],
+        PREFIXED_FINAL,
+    ),
+    "deepseek-v3.1": (
+        [("think", "</think>"), ("answer", V31_CALL)],
+        [("think", "</think>"), ("answer", V31_CALL)],
+        [("think", f"<think>{RF}</think>"), ("answer", f"{A}<｜end▁of▁sentence｜>")],
+    ),
+    "kimi-k2-thinking": (
+        [("think", "<think></think>"), ("answer", KIMI_CALL)],
+        [("think", f"<think>{RC}</think>"), ("answer", KIMI_CALL)],
+        [("think", f"<think>{RF}</think>"), ("answer", f"{A}<|im_end|>")],
+    ),
+    "gemma-4": (
+        [("think", f"<|channel>thought\n{RC}\n<channel|>"), ("answer", GEMMA_CALL)],
+        [("think", f"<|channel>thought\n{RC}\n<channel|>"), ("answer", GEMMA_CALL)],
+        # The generation prompt after a tool result opens the thought channel: given.
+        [("given", "<|channel>thought\n"), ("think", f"{RF}\n<channel|>"), ("answer", f"{A}<turn|>")],
+    ),
+    "gpt-oss": (
+        [("answer", GPT_CALL)],
+        [("think", f"<|channel|>analysis<|message|>{RC}<|end|>"), ("answer", f"<|start|>assistant{GPT_CALL}")],
+        [
+            ("think", f"<|channel|>analysis<|message|>{RF}<|end|>"),
+            ("answer", f"<|start|>assistant<|channel|>final<|message|>{A}<|return|>"),
+        ],
+    ),
     # Nemotron renders a final calling turn as history, which has no reasoning.
-    "nemotron-nano-v2": ([("answer", NEMOTRON_CALL)], [("answer", NEMOTRON_CALL)],
-                         [("given", "<think>\n"), ("think", f"{RF}\n</think>"), ("answer", f"\n\n{A}\n<SPECIAL_12>")]),
-    "magistral-small-2509": ([("think", f"[THINK]{RC}[/THINK]"), ("answer", MAGISTRAL_CALL)],
-                             [("think", f"[THINK]{RC}[/THINK]"), ("answer", MAGISTRAL_CALL)],
-                             [("think", f"[THINK]{RF}[/THINK]"), ("answer", f"{A}</s>")]),
-    "seed-oss": ([("think", f"<seed:think>{RC}</seed:think>"), ("answer", SEED_CALL)],
-                 [("think", f"<seed:think>{RC}</seed:think>"), ("answer", SEED_CALL)],
-                 [("think", f"<seed:think>{RF}</seed:think>"), ("answer", f"\n{A}<seed:eos>")]),
+    "nemotron-nano-v2": (
+        [("answer", NEMOTRON_CALL)],
+        [("answer", NEMOTRON_CALL)],
+        [("given", "<think>\n"), ("think", f"{RF}\n</think>"), ("answer", f"\n\n{A}\n<SPECIAL_12>")],
+    ),
+    "magistral-small-2509": (
+        [("think", f"[THINK]{RC}[/THINK]"), ("answer", MAGISTRAL_CALL)],
+        [("think", f"[THINK]{RC}[/THINK]"), ("answer", MAGISTRAL_CALL)],
+        [("think", f"[THINK]{RF}[/THINK]"), ("answer", f"{A}</s>")],
+    ),
+    "seed-oss": (
+        [("think", f"<seed:think>{RC}</seed:think>"), ("answer", SEED_CALL)],
+        [("think", f"<seed:think>{RC}</seed:think>"), ("answer", SEED_CALL)],
+        [("think", f"<seed:think>{RF}</seed:think>"), ("answer", f"\n{A}<seed:eos>")],
+    ),
 }
 # Templates that render no tool calls: their assistant turns show only text (DeepSeek-V3 and
 # R1-Distill write calls only for a null content, which transformers drops before rendering).
@@ -196,10 +230,19 @@ def test_tool_results_are_never_trained(tokenizers_dir):
 SAID = "Let me check."
 WITH_TEXT = {
     "qwen3": [("think", f"<think>\n{RC}\n</think>"), ("answer", f"\n\n{SAID}\n{QWEN_CALL}"), *QWEN_FINAL],
-    "kimi-k2-thinking": [("think", "<think></think>"), ("answer", f"{SAID}{KIMI_CALL}"),
-                         ("think", f"<think>{RF}</think>"), ("answer", f"{A}<|im_end|>")],
-    "gemma-4": [("think", f"<|channel>thought\n{RC}\n<channel|>"), ("answer", GEMMA_CALL), ("answer", SAID),
-                ("think", f"<|channel>thought\n{RF}\n<channel|>"), ("answer", f"{A}<turn|>")],
+    "kimi-k2-thinking": [
+        ("think", "<think></think>"),
+        ("answer", f"{SAID}{KIMI_CALL}"),
+        ("think", f"<think>{RF}</think>"),
+        ("answer", f"{A}<|im_end|>"),
+    ],
+    "gemma-4": [
+        ("think", f"<|channel>thought\n{RC}\n<channel|>"),
+        ("answer", GEMMA_CALL),
+        ("answer", SAID),
+        ("think", f"<|channel>thought\n{RF}\n<channel|>"),
+        ("answer", f"{A}<turn|>"),
+    ],
 }
 
 

@@ -48,8 +48,14 @@ DIFFERS = {
     "qwen3.6": {"OPENING", "AFTER_END", "HISTORY"},
     "smollm3": {"HEADER", "AFTER_END"},
 }
-CONVERSATIONS = {"single": single(True), "single-no-reasoning": single(False), "multi": multi(True),
-                 "multi-no-reasoning": multi(False), "tools": tool_record(False), "ends-with-call": tool_record(True)}
+CONVERSATIONS = {
+    "single": single(True),
+    "single-no-reasoning": single(False),
+    "multi": multi(True),
+    "multi-no-reasoning": multi(False),
+    "tools": tool_record(False),
+    "ends-with-call": tool_record(True),
+}
 CALLS = {"gpt-oss", "qwen3.6"}  # the TRL families whose templates render tool calls (the rest: test_tool_turns.py)
 
 
@@ -77,9 +83,15 @@ def _trl_mask(tok, t, training: str, record: dict) -> tuple[list[int], list[int]
     messages = conversation(record)
     chat, texts = t._chat(messages)
     thinking = True if any(m.reasoning is not None for m in messages) else None
-    out = tok.apply_chat_template([unmark_message(m, texts) for m in chat], tools=tools(record), chat_template=training,
-                                  tokenize=True, return_dict=True, return_assistant_tokens_mask=True,
-                                  **t.render_kwargs(thinking))
+    out = tok.apply_chat_template(
+        [unmark_message(m, texts) for m in chat],
+        tools=tools(record),
+        chat_template=training,
+        tokenize=True,
+        return_dict=True,
+        return_assistant_tokens_mask=True,
+        **t.render_kwargs(thinking),
+    )
     return list(out["input_ids"]), list(out["assistant_masks"])
 
 
@@ -111,8 +123,12 @@ def _all(text: str, needle: str) -> list[int]:
     return out
 
 
-CASES = [(family, shape) for family in sorted(DIFFERS) for shape in sorted(CONVERSATIONS)
-         if family in CALLS or "tool_calls" not in str(CONVERSATIONS[shape])]
+CASES = [
+    (family, shape)
+    for family in sorted(DIFFERS)
+    for shape in sorted(CONVERSATIONS)
+    if family in CALLS or "tool_calls" not in str(CONVERSATIONS[shape])
+]
 
 
 @pytest.mark.parametrize(("family", "shape"), CASES)
@@ -144,11 +160,13 @@ def test_tp_labels_agree_with_trl_up_to_the_documented_rules(tokenizers_dir, fam
     if "THINK" in kinds:  # answer-only: TRL's mask holds the reasoning too
         shift = len(rendered.text) - len(text)
         for a, b in rendered.think:
-            allowed[max(a - shift, 0):max(b - shift, 0)] = [True] * (max(b - shift, 0) - max(a - shift, 0))
+            allowed[max(a - shift, 0) : max(b - shift, 0)] = [True] * (max(b - shift, 0) - max(a - shift, 0))
     for k, ((a, b), mine, trl) in enumerate(zip(encoding.offsets, ours, theirs)):
         piece = text[a:b]
         assert not (mine and not trl), f"{family} {shape}: tp trains {piece!r} (token {k}), TRL does not"
         if trl and not mine:
-            assert any(allowed[a:b]), f"{family} {shape}: TRL trains {piece!r} (token {k}), tp does not, for no stated rule"
+            assert any(allowed[a:b]), (
+                f"{family} {shape}: TRL trains {piece!r} (token {k}), tp does not, for no stated rule"
+            )
     if not kinds:
         assert ours == [bool(x) for x in theirs]

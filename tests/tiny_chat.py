@@ -124,8 +124,12 @@ def _backend(with_think_tokens: bool) -> Tokenizer:
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
     tok.decoder = decoders.ByteLevel()
     special = SPECIAL if with_think_tokens else SPECIAL[:2]
-    trainer = trainers.BpeTrainer(vocab_size=420, special_tokens=special, show_progress=False,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    trainer = trainers.BpeTrainer(
+        vocab_size=420,
+        special_tokens=special,
+        show_progress=False,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
     tok.train_from_iterator(CORPUS, trainer)
     return tok
 
@@ -137,9 +141,9 @@ def tokenizer(template: str, think_tokens: bool = True, family_tokens: bool = Fa
 
     # A copy of the trained tokenizer: transformers may change its settings.
     backend = Tokenizer.from_str(_backend(think_tokens).to_str())
-    tok = PreTrainedTokenizerFast(tokenizer_object=backend, chat_template=template, eos_token="<|im_end|>",
-                                  name_or_path="tiny")
+    tok = PreTrainedTokenizerFast(
+        tokenizer_object=backend, chat_template=template, eos_token="<|im_end|>", name_or_path="tiny"
+    )
     if family_tokens:
         tok.add_tokens(FAMILY_TOKENS)
     return tok
-

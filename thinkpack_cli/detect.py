@@ -53,8 +53,13 @@ def detect(tokenizer: Any, template_kwargs: dict | None = None, think_tags: tupl
     own = _own_block(t)
     t = replace(t, in_content=t.reasoning_field is None and own is None)
     empty, own_empty = _empty_block(t, own)
-    t = replace(t, drops=_drops(t), empty_block=empty, own_empty=own_empty,
-                thinking_mode=t.style != "text" and not (t.style == "inline" and t.switch is None and own is None))
+    t = replace(
+        t,
+        drops=_drops(t),
+        empty_block=empty,
+        own_empty=own_empty,
+        thinking_mode=t.style != "text" and not (t.style == "inline" and t.switch is None and own is None),
+    )
     return _tools(t)
 
 
@@ -67,7 +72,7 @@ def _probe(t: Template, turns: list[dict], thinking: bool | None = True, generat
 
 def _suffix(t: Template, thinking: bool | None) -> str:
     bare, generation = _probe(t, [], thinking), _probe(t, [], thinking, generation=True)
-    return generation[len(os.path.commonprefix([bare, generation])):]
+    return generation[len(os.path.commonprefix([bare, generation])) :]
 
 
 def _switch(t: Template):
@@ -75,8 +80,12 @@ def _switch(t: Template):
         if name in t.kwargs:
             continue
         try:
-            prompts = [t.tokenizer.apply_chat_template([_USER], tokenize=False, add_generation_prompt=True,
-                                                       **{**t.kwargs, name: value}) for value in (on, off)]
+            prompts = [
+                t.tokenizer.apply_chat_template(
+                    [_USER], tokenize=False, add_generation_prompt=True, **{**t.kwargs, name: value}
+                )
+                for value in (on, off)
+            ]
         except Exception:  # a template that chokes on a switch it does not know has none
             continue
         if prompts[0] != prompts[1]:
@@ -93,21 +102,35 @@ def _style(t: Template, think_tags: tuple[str, str] | None) -> Template:
             if text and reasoning in text:
                 fmt = _opened_before(text, text.index(reasoning))
                 if fmt is None:
-                    raise UsageError(f"the chat template of {t.name} renders {field_name!r} without reasoning delimiters tp knows")
+                    raise UsageError(
+                        f"the chat template of {t.name} renders {field_name!r} without reasoning delimiters tp knows"
+                    )
                 style = "harmony" if fmt.name == "harmony" else "native"
-                return replace(t, style=style, format=fmt, reasoning_field=field_name,
-                               delimiters=_around(text, fmt, reasoning, content))
+                return replace(
+                    t,
+                    style=style,
+                    format=fmt,
+                    reasoning_field=field_name,
+                    delimiters=_around(text, fmt, reasoning, content),
+                )
     opened = prompt_opens_reasoning(t.thinking_prompt)
     if opened is not None:
         m = _last(opened.open_re, t.thinking_prompt)
-        return replace(t, style="prefixed", format=opened, delimiters=_from_opening(opened, m, t.thinking_prompt[m.end():]))
+        return replace(
+            t, style="prefixed", format=opened, delimiters=_from_opening(opened, m, t.thinking_prompt[m.end() :])
+        )
     for name in ("think", "bracket"):
         d = DELIMITERS[name]
         if _single_token(t.tokenizer, d.open) and _single_token(t.tokenizer, d.close):
             return replace(t, style="bracket" if name == "bracket" else "inline", format=FORMATS[name], delimiters=d)
     if think_tags is not None:
         opening, closing = think_tags
-        return replace(t, style="text", format=CustomFormat(opening, closing), delimiters=Delimiters(opening, closing, "\n", "\n", "\n\n"))
+        return replace(
+            t,
+            style="text",
+            format=CustomFormat(opening, closing),
+            delimiters=Delimiters(opening, closing, "\n", "\n", "\n\n"),
+        )
     return replace(t, style="text", format=FORMATS["think"], delimiters=DELIMITERS["think"])
 
 
@@ -136,7 +159,7 @@ def default_delimiters(fmt: TagFormat) -> Delimiters:
     o, c = fmt.open_re.match(opening), fmt.close_re.search(closing)
     if o is None or c is None:
         return DELIMITERS["think"]
-    return Delimiters(o.group(0), c.group(0), opening[o.end():], closing[:c.start()], closing[c.end():])
+    return Delimiters(o.group(0), c.group(0), opening[o.end() :], closing[: c.start()], closing[c.end() :])
 
 
 def _around(text: str, fmt: TagFormat, reasoning: str, content: str) -> Delimiters:
@@ -147,7 +170,9 @@ def _around(text: str, fmt: TagFormat, reasoning: str, content: str) -> Delimite
     a = text.find(content, c.end()) if c else -1
     if c is None or a < 0:
         return default_delimiters(fmt)
-    return Delimiters(o.group(0), c.group(0), text[o.end():r], text[r + len(reasoning):c.start()], text[c.end():a])
+    return Delimiters(
+        o.group(0), c.group(0), text[o.end() : r], text[r + len(reasoning) : c.start()], text[c.end() : a]
+    )
 
 
 def _from_opening(fmt: TagFormat, opened: re.Match, after_open: str) -> Delimiters:
@@ -156,8 +181,13 @@ def _from_opening(fmt: TagFormat, opened: re.Match, after_open: str) -> Delimite
     if after_open == d.after_open:
         return replace(d, open=opened.group(0))
     mirrored = after_open.strip(" ") == ""
-    return Delimiters(opened.group(0), d.close, after_open, after_open if mirrored else d.before_close,
-                      (after_open * 2 if after_open else "") if mirrored else d.after_close)
+    return Delimiters(
+        opened.group(0),
+        d.close,
+        after_open,
+        after_open if mirrored else d.before_close,
+        (after_open * 2 if after_open else "") if mirrored else d.after_close,
+    )
 
 
 def _own_block(t: Template) -> str | None:
@@ -175,6 +205,7 @@ def _own_block(t: Template) -> str | None:
 
 def _drops(t: Template) -> str:
     """Which turns' reasoning the template leaves out: none, history turns, or all of them."""
+
     def turn(i: int) -> dict:
         reasoning, content = mark("r", i), mark("a", i)
         if t.reasoning_field:
@@ -194,7 +225,7 @@ def _empty_block(t: Template, own: str | None) -> tuple[str, bool]:
     prompt with thinking off (Qwen3, Gemma-4; the user's kwargs may have turned it off), else the
     one it writes itself (Kimi), else its delimiters around nothing."""
     prompt = _suffix(t, False) if t.switch is not None else t.generation_prompt
-    given = prompt[len(t.header):] if prompt.startswith(t.header) else ""
+    given = prompt[len(t.header) :] if prompt.startswith(t.header) else ""
     if t.format.close_re.search(given) and not prompt_opens_reasoning(given):
         return given, True
     if own is not None and t.format.close_re.search(own):
@@ -224,7 +255,9 @@ def _single_token(tokenizer: Any, text: str) -> bool:
 
 def _end_of_turn_pattern(tokenizer: Any) -> re.Pattern | None:
     decoder = getattr(tokenizer, "added_tokens_decoder", None) or {}
-    special = sorted({t.content for t in decoder.values() if getattr(t, "special", False) and t.content}, key=len, reverse=True)
+    special = sorted(
+        {t.content for t in decoder.values() if getattr(t, "special", False) and t.content}, key=len, reverse=True
+    )
     return re.compile(r"\s*(?:" + "|".join(map(re.escape, special)) + ")") if special else None
 
 
@@ -233,4 +266,3 @@ def _last(pattern: re.Pattern, text: str):
     for last in pattern.finditer(text):
         pass
     return last
-

@@ -148,8 +148,10 @@ class Generator:
             found = (fmt, default_delimiters(fmt)) if fmt is not None else (None, None)
         if found[0] is None and self.options.hybrid:
             opening = f" ({t.delimiters.open} for {t.name})" if t is not None and t.delimiters else ""
-            raise RecordError(f"--hybrid: the prompt opens no reasoning block{opening}, so the base model would "
-                              "write nothing; build it open (tp steer --reasoning open)")
+            raise RecordError(
+                f"--hybrid: the prompt opens no reasoning block{opening}, so the base model would "
+                "write nothing; build it open (tp steer --reasoning open)"
+            )
         return found
 
     def _prompt(self, record: dict) -> str:
@@ -169,8 +171,17 @@ class Generator:
             # Every family in the batch stops on its own close; a close of another family is plain text to it.
             stops = sorted({s.delimiters.close for s in active})
             asked = [s for s in active if s.think_tokens < limit]  # an engine cannot generate 0 tokens
-            done = self.backend.complete([s.prompt + s.think for s in asked], [limit - s.think_tokens for s in asked],
-                                         adapter=self._adapter(phase=1), stop=stops, sampling=o.think) if asked else []
+            done = (
+                self.backend.complete(
+                    [s.prompt + s.think for s in asked],
+                    [limit - s.think_tokens for s in asked],
+                    adapter=self._adapter(phase=1),
+                    stop=stops,
+                    sampling=o.think,
+                )
+                if asked
+                else []
+            )
             if asked:
                 self.cost["think"].add(done)
             completions = dict(zip(map(id, asked), done))
@@ -200,8 +211,13 @@ class Generator:
         ready = [s for s in samples if s.delimiters is None or s.think_finish in (CLOSED, BUDGET)]
         if not ready:
             return
-        done = self.backend.complete([s.answer_prompt for s in ready], [self.options.max_answer_tokens] * len(ready),
-                                     adapter=self._adapter(phase=2), stop=[], sampling=self.options.answer)
+        done = self.backend.complete(
+            [s.answer_prompt for s in ready],
+            [self.options.max_answer_tokens] * len(ready),
+            adapter=self._adapter(phase=2),
+            stop=[],
+            sampling=self.options.answer,
+        )
         self.cost["answer"].add(done)
         for s, c in zip(ready, done):
             s.answer, s.answer_tokens, s.answer_finish = c.text, c.tokens, c.finish

@@ -91,15 +91,18 @@ class Masker:
                 # delimiter: the template acts on markers, never on a delimiter an answer quotes.
                 verify = not verified and not self._suspicious(messages)
                 listed = tools(record)
-                rendered.append(self.template.render(messages, listed, self.options.train_all,
-                                                     self._empty_think, verify))
+                rendered.append(
+                    self.template.render(messages, listed, self.options.train_all, self._empty_think, verify)
+                )
                 verified = verified or verify
                 tally["inline_text"] += self.template.style == "text" and any(m.reasoning is not None for m in messages)
                 tally["tools_unlisted"] += bool(listed) and not self.template.lists_tools
             except RecordError as e:
                 rendered.append(e)
         good = [r for r in rendered if isinstance(r, Rendered)]
-        encodings = iter(self._backend.encode_batch([r.text for r in good], add_special_tokens=False)) if good else iter(())
+        encodings = (
+            iter(self._backend.encode_batch([r.text for r in good], add_special_tokens=False)) if good else iter(())
+        )
         out: list[dict | RecordError | None] = []
         views = []
         for record, r in zip(records, rendered):
@@ -116,11 +119,7 @@ class Masker:
         if self._fmt is None:
             return False
         search_open, search_close = self._fmt.open_re.search, self._fmt.close_re.search
-        return any(
-            search_open(text) or search_close(text)
-            for m in messages
-            for text in (m.content, m.reasoning or "")
-        )
+        return any(search_open(text) or search_close(text) for m in messages for text in (m.content, m.reasoning or ""))
 
     def _label(self, record: dict, r: Rendered, encoding: Any, tally: Counter) -> dict | None:
         o = self.options
@@ -151,8 +150,16 @@ class Masker:
             if first < end:
                 labels[first:end] = ids[first:end]
                 trained += end - first
-        tally.update(records=1, tokens=keep, trained=trained, truncated=int(truncated), reinserted=int(r.reinserted),
-                     history_dropped=r.dropped, call_dropped=r.call_dropped, empty_think=r.inserted)
+        tally.update(
+            records=1,
+            tokens=keep,
+            trained=trained,
+            truncated=int(truncated),
+            reinserted=int(r.reinserted),
+            history_dropped=r.dropped,
+            call_dropped=r.call_dropped,
+            empty_think=r.inserted,
+        )
         kept = {k: v for k, v in record.items() if k not in COLUMNS} if o.keep_fields else {}
         return {
             **kept,
@@ -180,7 +187,7 @@ class Masker:
         pieces, shown = [], 0
         for t, (start, end) in enumerate(encoding.offsets[: len(labels)]):
             part = next((p for a, b, p in parts if a <= start < b), "prompt")
-            pieces.append((r.text[max(start, shown):end], part, labels[t] != self.options.ignore_index))
+            pieces.append((r.text[max(start, shown) : end], part, labels[t] != self.options.ignore_index))
             shown = max(shown, end)
         return pieces
 
@@ -190,8 +197,13 @@ def column_types() -> dict:
     import pyarrow as pa
 
     ids = pa.list_(pa.int32())
-    return {"input_ids": ids, "labels": ids, "attention_mask": ids,
-            **{name: pa.int32() for name in COUNT_COLUMNS}, "truncated": pa.bool_()}
+    return {
+        "input_ids": ids,
+        "labels": ids,
+        "attention_mask": ids,
+        **{name: pa.int32() for name in COUNT_COLUMNS},
+        "truncated": pa.bool_(),
+    }
 
 
 @dataclass
@@ -254,24 +266,36 @@ def describe(tally: Counter, options: MaskOptions, template: Template) -> list[s
     if tally["dropped"]:
         lines.append(f"{tally['dropped']} records dropped: longer than --max-length {options.max_length} tokens")
     if tally["reinserted"]:
-        lines.append(f"{tally['reinserted']} records: the chat template of {template.name} cuts the last turn's "
-                     "reasoning; tp put it back")
+        lines.append(
+            f"{tally['reinserted']} records: the chat template of {template.name} cuts the last turn's "
+            "reasoning; tp put it back"
+        )
     if tally["history_dropped"]:
-        lines.append(f"{tally['history_dropped']} trained history turns lost their reasoning: the chat template of "
-                     f"{template.name} leaves it out of history (train --train-turns last to avoid it)")
+        lines.append(
+            f"{tally['history_dropped']} trained history turns lost their reasoning: the chat template of "
+            f"{template.name} leaves it out of history (train --train-turns last to avoid it)"
+        )
     if tally["call_dropped"]:
-        lines.append(f"{tally['call_dropped']} trained tool-calling turns lost their reasoning: the chat template of "
-                     f"{template.name} leaves it out of them")
+        lines.append(
+            f"{tally['call_dropped']} trained tool-calling turns lost their reasoning: the chat template of "
+            f"{template.name} leaves it out of them"
+        )
     if tally["tools_unlisted"]:
-        lines.append(f"{tally['tools_unlisted']} records have a tools list the chat template of {template.name} does not "
-                     "render: the model trains without seeing it (put the tools into the system message)")
+        lines.append(
+            f"{tally['tools_unlisted']} records have a tools list the chat template of {template.name} does not "
+            "render: the model trains without seeing it (put the tools into the system message)"
+        )
     if tally["empty_think"]:
-        lines.append(f"{tally['empty_think']} turns without reasoning got an empty think block (--no-empty-think to stop)")
+        lines.append(
+            f"{tally['empty_think']} turns without reasoning got an empty think block (--no-empty-think to stop)"
+        )
     if tally["inline_text"]:
         d = template.delimiters
-        lines.append(f"{tally['inline_text']} records: the chat template of {template.name} has no reasoning style, so "
-                     f"their reasoning is written inline in the assistant content as {d.open}…{d.close}, masked as "
-                     "think (--think-tags picks other tags)")
+        lines.append(
+            f"{tally['inline_text']} records: the chat template of {template.name} has no reasoning style, so "
+            f"their reasoning is written inline in the assistant content as {d.open}…{d.close}, masked as "
+            "think (--think-tags picks other tags)"
+        )
     return lines
 
 

@@ -90,7 +90,12 @@ def _schema(tool: dict) -> dict:
     as the JSON Schema object chat templates read (``{"type": "object", "properties": …}``)."""
     function = tool.get("function")
     params = function.get("parameters") if isinstance(function, dict) else None
-    if not isinstance(params, dict) or "properties" in params or params.get("type") not in (None, "object") or not params:
+    if (
+        not isinstance(params, dict)
+        or "properties" in params
+        or params.get("type") not in (None, "object")
+        or not params
+    ):
         return tool
     if not all(isinstance(v, dict) for v in params.values()):
         return tool
@@ -129,7 +134,9 @@ def _chat(messages, name: str) -> list[Message]:
         if role not in ROLES:
             raise RecordError(f"{where} has role {role!r}; expected one of {', '.join(ROLES)}")
         content, part_reasoning, part_calls = _content(message.get("content"), f"{where}.content")
-        calls = part_calls + [_tool_call(c, f"{where}.tool_calls[{j}]") for j, c in enumerate(message.get("tool_calls") or [])]
+        calls = part_calls + [
+            _tool_call(c, f"{where}.tool_calls[{j}]") for j, c in enumerate(message.get("tool_calls") or [])
+        ]
         if role != "assistant":
             if part_reasoning is not None or calls:
                 raise RecordError(f"{where} is a {role} message with a reasoning or tool-call part")
@@ -162,7 +169,9 @@ def _tool_call(call, where: str) -> dict:
     if not isinstance(call, dict):
         raise RecordError(f"{where} is {_kind(call)}, not a tool call object")
     function = call.get("function", call)
-    name, arguments = (function.get("name"), function.get("arguments", {})) if isinstance(function, dict) else (None, None)
+    name, arguments = (
+        (function.get("name"), function.get("arguments", {})) if isinstance(function, dict) else (None, None)
+    )
     if not isinstance(name, str):
         raise RecordError(f"{where} has no function name")
     if isinstance(arguments, str):
@@ -193,7 +202,9 @@ def _content(content, where: str) -> tuple[str, str | None, list]:
         elif kind in _TOOL_CALL_PARTS:
             calls.append(_tool_call(value if value is not None else part.get(kind), f"{where}[{j}]"))
         else:
-            raise RecordError(f"{where}[{j}] is a part of type {kind!r}; only text, reasoning and tool-call parts are supported")
+            raise RecordError(
+                f"{where}[{j}] is a part of type {kind!r}; only text, reasoning and tool-call parts are supported"
+            )
     return "".join(texts), ("\n\n".join(reasonings) if reasonings else None), calls
 
 
@@ -215,7 +226,7 @@ def _assistant(content: str, reasoning: str | None, content_name: str, reasoning
 def answer_text(text: str) -> str:
     """An answer without trailing whitespace or leading blank lines; its first line keeps its indentation."""
     m = _LEADING_BLANK_LINES.match(text)
-    return text[m.end() if m else 0:].rstrip()
+    return text[m.end() if m else 0 :].rstrip()
 
 
 def _opening(content: str):
@@ -233,7 +244,7 @@ def _after_block(content: str, fmt, opened, answer: str) -> str:
     closed = first_outside(fmt.close_after(opened), content, opened.end(), code_spans(content))
     if closed is None or fmt.name == "harmony":  # harmony's answer is its final channel
         return answer
-    return answer_text(content[closed.end():])
+    return answer_text(content[closed.end() :])
 
 
 def _pick(record: dict, name: str | None, defaults: tuple[str, ...], what: str):

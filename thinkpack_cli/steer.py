@@ -67,8 +67,10 @@ class Steerer:
         self.thinking = {"open": True, "none": False}.get(reasoning) if switch else None
         generation = template.thinking_prompt if self.thinking else template.generation_prompt
         if reasoning == "open" and generation != template.header and not self._opens(generation):
-            raise UsageError(f"the generation prompt of {template.name} already holds a closed reasoning block "
-                             "(thinking turned off in --template-kwargs?); use --reasoning native or none")
+            raise UsageError(
+                f"the generation prompt of {template.name} already holds a closed reasoning block "
+                "(thinking turned off in --template-kwargs?); use --reasoning native or none"
+            )
 
     def __call__(self, records: list[dict]) -> list[dict | RecordError]:
         out: list[dict | RecordError] = []
@@ -103,8 +105,10 @@ class Steerer:
         if self.reasoning == "none":
             if is_open:
                 cut = _last_open(t, prompt)
-                if prompt[cut.end():].strip():
-                    raise RecordError("--reasoning none: the prompt ends inside a reasoning block that already has text")
+                if prompt[cut.end() :].strip():
+                    raise RecordError(
+                        "--reasoning none: the prompt ends inside a reasoning block that already has text"
+                    )
                 prompt, is_open = prompt[: cut.start()], False
             if t.own_empty and not self._closed(prompt):
                 prompt += t.empty_block
@@ -136,7 +140,7 @@ def _answer_opening(t: Template) -> str:
     """What a family writes after its turn header to start the answer without reasoning (harmony's
     ``<|channel|>final<|message|>``; nothing for a ``<think>`` family)."""
     after = t.delimiters.after_close
-    return after[len(t.header):] if t.header and after.startswith(t.header) else ""
+    return after[len(t.header) :] if t.header and after.startswith(t.header) else ""
 
 
 def _last_open(template: Template, prompt: str):

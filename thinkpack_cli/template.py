@@ -29,6 +29,8 @@ from .records import Message
 from .tools import ToolForm
 
 STYLES = ("native", "harmony", "prefixed", "inline", "bracket", "text")
+
+
 @dataclass(frozen=True)
 class Delimiters:
     """A reasoning block in a family's own form: ``open`` + ``after_open`` + reasoning +
@@ -55,8 +57,9 @@ class Delimiters:
 DELIMITERS = {
     "think": Delimiters("<think>", "</think>", "\n", "\n", "\n\n"),
     "bracket": Delimiters("[THINK]", "[/THINK]"),
-    "harmony": Delimiters("<|channel|>analysis<|message|>", "<|end|>",
-                          after_close="<|start|>assistant<|channel|>final<|message|>"),
+    "harmony": Delimiters(
+        "<|channel|>analysis<|message|>", "<|end|>", after_close="<|start|>assistant<|channel|>final<|message|>"
+    ),
 }
 
 
@@ -71,7 +74,9 @@ class Rendered:
     dropped: int = 0  # trained history turns whose reasoning the template leaves out
     call_dropped: int = 0  # trained tool-calling turns whose reasoning the template leaves out
     inserted: int = 0  # empty blocks tp added to trained turns that had no reasoning
-    given: list[tuple[int, int]] = field(default_factory=list)  # think the generation prompt holds: trained only with the prompt
+    given: list[tuple[int, int]] = field(
+        default_factory=list
+    )  # think the generation prompt holds: trained only with the prompt
 
 
 @dataclass(frozen=True)
@@ -107,14 +112,22 @@ class Template:
             return {**self.kwargs, self.switch[0]: self.switch[1] if thinking else self.switch[2]}
         return self.kwargs
 
-    def apply(self, chat: list[dict], add_generation_prompt: bool = False, tools: list | None = None,
-              thinking: bool | None = None) -> str:
+    def apply(
+        self,
+        chat: list[dict],
+        add_generation_prompt: bool = False,
+        tools: list | None = None,
+        thinking: bool | None = None,
+    ) -> str:
         """The template's text for ``chat``; a template error is a one-line ``RecordError``."""
         extra = {"tools": tools} if tools else {}
         try:
             return self.tokenizer.apply_chat_template(
-                chat, tokenize=False, add_generation_prompt=add_generation_prompt,
-                **extra, **self.render_kwargs(thinking),
+                chat,
+                tokenize=False,
+                add_generation_prompt=add_generation_prompt,
+                **extra,
+                **self.render_kwargs(thinking),
             )
         except Exception as e:  # jinja raises TemplateError, templates raise anything via raise_exception
             first = (str(e).strip().splitlines() or [type(e).__name__])[0]
@@ -126,8 +139,14 @@ class Template:
         chat, texts = self._chat(messages)
         return unmark(self.apply(chat, add_generation_prompt=True, tools=tools, thinking=thinking), texts)
 
-    def render(self, messages: list[Message], tools: list | None = None, train_all: bool = False,
-               empty_think: bool = True, verify: bool = False) -> Rendered:
+    def render(
+        self,
+        messages: list[Message],
+        tools: list | None = None,
+        train_all: bool = False,
+        empty_think: bool = True,
+        verify: bool = False,
+    ) -> Rendered:
         """``messages`` in training form (no generation prompt) with the spans of the trained turns:
         the last assistant turn, or every one with ``train_all``. ``empty_think`` gives trained turns
         without reasoning the family's empty block, as at inference. ``verify`` also renders the real
@@ -164,7 +183,8 @@ class Template:
                 continue
             # An empty block where the model thinks, or where the generation prompt holds one (Gemma-4 off).
             empty = (empty_think and self.thinking_mode and self.reasoning_field is None) or (
-                i == last and bool(self.format.close_re.search(self._given(thinking))))
+                i == last and bool(self.format.close_re.search(self._given(thinking)))
+            )
             edited = self._put_block(marked, found, i, mark("r", i) if reasoning is not None else None, empty)
             if edited is not None:
                 marked, found = edited, find(edited, self.name)
@@ -183,7 +203,7 @@ class Template:
         if k < 0:
             raise RecordError(f"the chat template of {self.name} leaves out the tool calls of the last turn")
         k += len(end)
-        return text[:k + len(text[k:]) - len(text[k:].lstrip())]
+        return text[: k + len(text[k:]) - len(text[k:].lstrip())]
 
     def _chat(self, messages: list[Message]) -> tuple[list[dict], dict[str, str]]:
         """The template's messages, with markers in place of assistant texts; and each marker's text."""
@@ -209,8 +229,10 @@ class Template:
                 if form.refused:
                     raise RecordError(form.refused)
                 if m.content and form.beside is None:
-                    raise RecordError(f"the chat template of {self.name} renders tool calls only in turns without "
-                                      f"text; message {i} has both")
+                    raise RecordError(
+                        f"the chat template of {self.name} renders tool calls only in turns without "
+                        f"text; message {i} has both"
+                    )
                 turn["tool_calls"] = form.calls(m.tool_calls)
                 if not m.content:
                     # A calling turn with no text: templates test the text (Qwen3 adds a newline before the
@@ -236,21 +258,36 @@ class Template:
             if reasoning is None:
                 return None
             at = opened.start() if opened is not None else closed.start()
-            filled = (glue[at:opened.end()] if opened is not None else d.open) + d.after_open + reasoning + d.before_close
-            return marked[:start + at] + filled + marked[start + closed.start():]
+            filled = (
+                (glue[at : opened.end()] if opened is not None else d.open) + d.after_open + reasoning + d.before_close
+            )
+            return marked[: start + at] + filled + marked[start + closed.start() :]
         if opened is not None:  # an opening before the content: the content would sit inside the block
-            after = glue[opened.end():]
-            body = (reasoning or "") if after.endswith(d.after_open) or not d.after_open else d.after_open + (reasoning or "")
+            after = glue[opened.end() :]
+            body = (
+                (reasoning or "")
+                if after.endswith(d.after_open) or not d.after_open
+                else d.after_open + (reasoning or "")
+            )
             return marked[:content] + body + d.closing() + marked[content:]
         if reasoning is None and not empty:
             return None
         composed = d.block(reasoning) if reasoning is not None else self.empty_block
         if not composed.endswith(glue):
-            raise RecordError(f"the chat template of {self.name} cuts the reasoning of message {i} in a way tp cannot undo")
+            raise RecordError(
+                f"the chat template of {self.name} cuts the reasoning of message {i} in a way tp cannot undo"
+            )
         return marked[:start] + composed + marked[content:]
 
-    def _spans(self, text: str, spans: dict, messages: list[Message], assistant: list[int], trained: set[int],
-               thinking: bool | None):
+    def _spans(
+        self,
+        text: str,
+        spans: dict,
+        messages: list[Message],
+        assistant: list[int],
+        trained: set[int],
+        thinking: bool | None,
+    ):
         """Every assistant turn's reasoning block (think), and each trained turn's answer."""
         think, answer, given_spans = [], [], []
         given = self._given(thinking)
@@ -324,7 +361,7 @@ class Template:
     def _given(self, thinking: bool | None) -> str:
         """What the generation prompt holds beyond the turn header (an opened or closed empty block)."""
         prompt = self.thinking_prompt if thinking else self.generation_prompt
-        return prompt[len(self.header):] if prompt.startswith(self.header) else ""
+        return prompt[len(self.header) :] if prompt.startswith(self.header) else ""
 
     def _turn_end(self, text: str, content_end: int, calls: bool) -> int:
         """Where a trained turn ends: after its tool calls, and its end-of-turn token (the model must learn to stop)."""
@@ -335,7 +372,9 @@ class Template:
                 return k + len(end)
         eot = self.end_of_turn.match(text, content_end) if self.end_of_turn is not None else None
         # A turn that runs on into the next one's block (Gemma-4's text after calls) has no end of its own.
-        if eot is not None and not (self.format and self.format.open_re.match(text, eot.end() - len(eot.group(0).strip()))):
+        if eot is not None and not (
+            self.format and self.format.open_re.match(text, eot.end() - len(eot.group(0).strip()))
+        ):
             return eot.end()
         return content_end
 

@@ -24,8 +24,16 @@ from .errors import RecordError
 
 PROBE_USER = {"role": "user", "content": "What is 2 + 2?"}
 CALL = {"type": "function", "id": "call_0", "function": {"name": "tp_probe", "arguments": {"x": 1}}}
-TOOLS = [{"type": "function", "function": {"name": "tp_probe", "description": "A probe.",
-                                           "parameters": {"type": "object", "properties": {"x": {"type": "integer"}}}}}]
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "tp_probe",
+            "description": "A probe.",
+            "parameters": {"type": "object", "properties": {"x": {"type": "integer"}}},
+        },
+    }
+]
 RESULT = {"role": "tool", "content": "tp_result", "tool_call_id": "call_0", "name": "tp_probe"}
 
 
@@ -67,18 +75,22 @@ def learn(t: Any) -> tuple[ToolForm, bool]:
                 continue
             only = _render(t, [turn])
             last = _call_at(only) is not None
-            end = _last_special(t, only[_call_at(only):]) if last else _end_before(t, text[at:result])
-            after = text[result + len(RESULT["content"]):]
+            end = _last_special(t, only[_call_at(only) :]) if last else _end_before(t, text[at:result])
+            after = text[result + len(RESULT["content"]) :]
             prompt = _render(t, [turn, RESULT], generation=True) or text
-            opened = prompt[len(text):] if prompt.startswith(text) else ""
+            opened = prompt[len(text) :] if prompt.startswith(text) else ""
             return ToolForm(args, empty, _beside(t, call), end, last, after, opened), listed
     why = "its assistant turns show only their text"
     if failed is not None and failed[1] is None:
         # DeepSeek-V3 and R1-Distill write calls only for a null `content`, a key transformers drops before rendering.
-        why += (f"; a turn without content, as transformers passes a null one, makes it fail: "
-                f"{str(failed[2]).split(': ', 1)[-1]}")
-    return ToolForm(refused=f"the chat template of {t.name} renders no tool calls ({why}), so a tool-calling turn "
-                            "cannot be trained on it"), listed
+        why += (
+            f"; a turn without content, as transformers passes a null one, makes it fail: "
+            f"{str(failed[2]).split(': ', 1)[-1]}"
+        )
+    return ToolForm(
+        refused=f"the chat template of {t.name} renders no tool calls ({why}), so a tool-calling turn "
+        "cannot be trained on it"
+    ), listed
 
 
 def _beside(t: Any, call: dict) -> str | None:

@@ -42,7 +42,9 @@ class Sampling:
 @dataclass(frozen=True)
 class Completion:
     text: str  # the generated text, without the stop string that ended it
-    tokens: int  # tokens the engine generated before the stop string (a close is not reasoning; an end of turn is no token)
+    tokens: (
+        int  # tokens the engine generated before the stop string (a close is not reasoning; an end of turn is no token)
+    )
     finish: str  # STOP, LENGTH or CONTEXT
     stopped_at: str | None = None  # the stop string it ended on; None at end of turn or limit
     prompt_tokens: int = 0  # tokens of the prompt the engine read (prefilled) for it; 0 where unknown
@@ -52,8 +54,9 @@ class Backend(Protocol):
     has_adapter: bool
     tokenizer: Any  # builds prompts for records without one; None where the engine has none here
 
-    def complete(self, prompts: list[str], max_tokens: list[int], *, adapter: bool, stop: list[str],
-                 sampling: Sampling) -> list[Completion]:
+    def complete(
+        self, prompts: list[str], max_tokens: list[int], *, adapter: bool, stop: list[str], sampling: Sampling
+    ) -> list[Completion]:
         """One completion per prompt, each within its own token limit, in one batched call."""
         ...
 

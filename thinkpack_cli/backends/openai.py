@@ -19,8 +19,16 @@ from . import LENGTH, STOP, Completion, Sampling, pieces_before
 
 
 class OpenAIBackend:
-    def __init__(self, model: str, adapter: str | None = None, *, base_url: str | None = None,
-                 api_key: str | None = None, timeout: float = 600.0, concurrency: int = 32):
+    def __init__(
+        self,
+        model: str,
+        adapter: str | None = None,
+        *,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        timeout: float = 600.0,
+        concurrency: int = 32,
+    ):
         if not base_url:
             raise UsageError("--backend openai needs --base-url, e.g. http://localhost:8000/v1")
         self.url = base_url.rstrip("/") + "/completions"
@@ -32,12 +40,15 @@ class OpenAIBackend:
     def complete(self, prompts, max_tokens, *, adapter, stop, sampling: Sampling):
         batches = []
         order = sorted(range(len(prompts)), key=max_tokens.__getitem__)
-        for _, group in groupby(order, key=max_tokens.__getitem__):
+        for _, grouped in groupby(order, key=max_tokens.__getitem__):
+            group = list(grouped)
             # A server seeds every prompt of a request alike, so copies of one prompt (--n) would be one
             # sample: with a seed, one request per prompt, seeded by its place.
-            batches += [[i] for i in group] if sampling.seed is not None else [list(group)]
-        bodies = [self._body([prompts[i] for i in batch], max_tokens[batch[0]], adapter, stop, sampling, batch[0])
-                  for batch in batches]
+            batches += [[i] for i in group] if sampling.seed is not None else [group]
+        bodies = [
+            self._body([prompts[i] for i in batch], max_tokens[batch[0]], adapter, stop, sampling, batch[0])
+            for batch in batches
+        ]
         out: list[Completion | None] = [None] * len(prompts)
         with ThreadPoolExecutor(self.concurrency) as pool:
             for batch, reply in zip(batches, pool.map(self._post, bodies)):
@@ -46,9 +57,15 @@ class OpenAIBackend:
         return out
 
     def _body(self, prompts: list[str], limit: int, adapter: bool, stop: list[str], sampling: Sampling, place: int):
-        body = {"model": self.adapter if adapter else self.model, "prompt": prompts, "max_tokens": limit,
-                "temperature": sampling.temperature, "top_p": sampling.top_p, "logprobs": 0,
-                "skip_special_tokens": False}
+        body = {
+            "model": self.adapter if adapter else self.model,
+            "prompt": prompts,
+            "max_tokens": limit,
+            "temperature": sampling.temperature,
+            "top_p": sampling.top_p,
+            "logprobs": 0,
+            "skip_special_tokens": False,
+        }
         if stop:
             body["stop"] = stop
         if sampling.seed is not None:

@@ -18,9 +18,18 @@ DTYPES = ("auto", "float32", "float16", "bfloat16")
 
 
 class TransformersBackend:
-    def __init__(self, model: str, adapter: str | None = None, *, batch_size: int = 16, gguf_file: str | None = None,
-                 device: str | None = None, seed: int | None = None, dtype: str | None = None,
-                 max_model_len: int | None = None):
+    def __init__(
+        self,
+        model: str,
+        adapter: str | None = None,
+        *,
+        batch_size: int = 16,
+        gguf_file: str | None = None,
+        device: str | None = None,
+        seed: int | None = None,
+        dtype: str | None = None,
+        max_model_len: int | None = None,
+    ):
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
         try:
             import torch
@@ -40,8 +49,13 @@ class TransformersBackend:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         if dtype is None:
             dtype = "bfloat16" if self.device == "cuda" else "float32"
-        self.model = AutoModelForCausalLM.from_pretrained(model, dtype=dtype if dtype == "auto" else getattr(torch, dtype),
-                                                          **extra).to(self.device).eval()
+        self.model = (
+            AutoModelForCausalLM.from_pretrained(
+                model, dtype=dtype if dtype == "auto" else getattr(torch, dtype), **extra
+            )
+            .to(self.device)
+            .eval()
+        )
         if adapter is not None:
             try:
                 from peft import PeftModel
@@ -63,15 +77,17 @@ class TransformersBackend:
         # Prompts are chat-template text that already holds its special tokens.
         lengths = [len(ids) for ids in self.tokenizer(prompts, add_special_tokens=False)["input_ids"]]
         limits = room(lengths, max_tokens, self.max_model_len)
-        out: list[Completion | None] = [Completion("", 0, CONTEXT, None, n) if limit == 0 else None
-                                        for n, limit in zip(lengths, limits)]
+        out: list[Completion | None] = [
+            Completion("", 0, CONTEXT, None, n) if limit == 0 else None for n, limit in zip(lengths, limits)
+        ]
         todo = [i for i, c in enumerate(out) if c is None]
         for lo in range(0, len(todo), self.batch_size):
-            rows = todo[lo:lo + self.batch_size]
+            rows = todo[lo : lo + self.batch_size]
             done = self._batch([prompts[i] for i in rows], [limits[i] for i in rows], adapter, stop, sampling)
             for i, c in zip(rows, done):
-                out[i] = Completion(c.text, c.tokens, finish_within(c.finish, limits[i], max_tokens[i]), c.stopped_at,
-                                    lengths[i])
+                out[i] = Completion(
+                    c.text, c.tokens, finish_within(c.finish, limits[i], max_tokens[i]), c.stopped_at, lengths[i]
+                )
         return out
 
     def _batch(self, prompts, limits, adapter, stop, sampling):
@@ -81,8 +97,13 @@ class TransformersBackend:
         switch = self.model.disable_adapter() if self.has_adapter and not adapter else contextlib.nullcontext()
         with torch.inference_mode(), switch:
             generated = self.model.generate(
-                **enc, max_new_tokens=max(limits), do_sample=sample, pad_token_id=self.tokenizer.pad_token_id,
-                eos_token_id=sorted(self.end_ids), stop_strings=stop or None, tokenizer=self.tokenizer,
+                **enc,
+                max_new_tokens=max(limits),
+                do_sample=sample,
+                pad_token_id=self.tokenizer.pad_token_id,
+                eos_token_id=sorted(self.end_ids),
+                stop_strings=stop or None,
+                tokenizer=self.tokenizer,
                 **({"temperature": sampling.temperature, "top_p": sampling.top_p} if sample else {}),
             )
         width = enc["input_ids"].shape[1]

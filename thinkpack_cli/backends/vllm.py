@@ -53,11 +53,15 @@ def adapter_config(adapter: str) -> dict:
 def check_adapter(config: dict, adapter: str) -> None:
     """vLLM loads neither DoRA adapters nor adapters that save whole modules: say so before any work."""
     if config.get("use_dora"):
-        raise UsageError(f"--adapter {adapter}: a DoRA adapter (use_dora); vLLM does not load DoRA: "
-                         "use --backend transformers, or merge it into the model")
+        raise UsageError(
+            f"--adapter {adapter}: a DoRA adapter (use_dora); vLLM does not load DoRA: "
+            "use --backend transformers, or merge it into the model"
+        )
     if config.get("modules_to_save"):
-        raise UsageError(f"--adapter {adapter}: it saves whole modules ({', '.join(config['modules_to_save'])}); "
-                         "vLLM loads only LoRA weights: use --backend transformers, or merge it into the model")
+        raise UsageError(
+            f"--adapter {adapter}: it saves whole modules ({', '.join(config['modules_to_save'])}); "
+            "vLLM loads only LoRA weights: use --backend transformers, or merge it into the model"
+        )
 
 
 def lora_rank(config: dict) -> int:
@@ -126,18 +130,38 @@ class VllmBackend:
         limits = room([len(i) for i in ids], max_tokens, self.max_model_len)
         send = [i for i, limit in enumerate(limits) if limit > 0]
         # A seed per prompt, offset by its place: copies of one prompt (--n) must differ, reproducibly.
-        params = [self.SamplingParams(temperature=sampling.temperature, top_p=sampling.top_p, max_tokens=limits[i],
-                                      stop=stop or None, skip_special_tokens=False,
-                                      seed=None if sampling.seed is None else sampling.seed + i)
-                  for i in send]
-        results = self.llm.generate([{"prompt_token_ids": ids[i]} for i in send], params,
-                                    lora_request=self.lora if adapter else None, use_tqdm=False) if send else []
+        params = [
+            self.SamplingParams(
+                temperature=sampling.temperature,
+                top_p=sampling.top_p,
+                max_tokens=limits[i],
+                stop=stop or None,
+                skip_special_tokens=False,
+                seed=None if sampling.seed is None else sampling.seed + i,
+            )
+            for i in send
+        ]
+        results = (
+            self.llm.generate(
+                [{"prompt_token_ids": ids[i]} for i in send],
+                params,
+                lora_request=self.lora if adapter else None,
+                use_tqdm=False,
+            )
+            if send
+            else []
+        )
         out = [Completion("", 0, CONTEXT, None, len(i)) for i in ids]
         decode = lambda part: self.tokenizer.decode(part, skip_special_tokens=False)  # noqa: E731
         for i, result in zip(send, results):
             o = result.outputs[0]
             stopped_at = o.stop_reason if isinstance(o.stop_reason, str) else None
             finish = finish_within(LENGTH if o.finish_reason == "length" else STOP, limits[i], max_tokens[i])
-            out[i] = Completion(o.text, generated_tokens(o.token_ids, o.text, o.finish_reason, o.stop_reason, decode),
-                                finish, stopped_at, len(ids[i]))
+            out[i] = Completion(
+                o.text,
+                generated_tokens(o.token_ids, o.text, o.finish_reason, o.stop_reason, decode),
+                finish,
+                stopped_at,
+                len(ids[i]),
+            )
         return out

@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from .formats.base import last_match
+
 # Longer free text with nothing to extract is not an answer: comparing it would only cost time.
 SHORT_ANSWER = 64
 
@@ -41,9 +43,7 @@ def answer_region(text: str) -> tuple[str, bool]:
     """The part of ``text`` that holds the answer, and whether a container delimits it:
     the inside of the last ``<answer>``/``<output>`` (unclosed: the rest of the text),
     else the whole text."""
-    opening = None
-    for opening in _CONTAINER_OPEN.finditer(text):
-        pass
+    opening = last_match(_CONTAINER_OPEN, text)
     if opening is None:
         return text, False
     closing = _CONTAINER_CLOSE[opening[1].lower()].search(text, opening.end())

@@ -28,6 +28,7 @@ from typing import Any
 from . import tools
 from .errors import RecordError, UsageError
 from .formats import FORMATS, CustomFormat, TagFormat, prompt_opens_reasoning
+from .formats.base import last_match
 from .markers import mark
 from .template import DELIMITERS, Delimiters, Template
 
@@ -115,7 +116,7 @@ def _style(t: Template, think_tags: tuple[str, str] | None) -> Template:
                 )
     opened = prompt_opens_reasoning(t.thinking_prompt)
     if opened is not None:
-        m = _last(opened.open_re, t.thinking_prompt)
+        m = last_match(opened.open_re, t.thinking_prompt)
         return replace(
             t, style="prefixed", format=opened, delimiters=_from_opening(opened, m, t.thinking_prompt[m.end() :])
         )
@@ -145,7 +146,7 @@ def _opened_before(text: str, at: int) -> TagFormat | None:
     """The format whose opening delimiter comes last before ``at``."""
     best = None
     for fmt in FORMATS.values():
-        m = _last(fmt.open_re, text[:at])
+        m = last_match(fmt.open_re, text[:at])
         if m is not None and (best is None or m.start() > best[1]):
             best = fmt, m.start()
     return best[0] if best else None
@@ -165,7 +166,7 @@ def default_delimiters(fmt: TagFormat) -> Delimiters:
 def _around(text: str, fmt: TagFormat, reasoning: str, content: str) -> Delimiters:
     """The block as the template wrote it around ``reasoning``: Seed-OSS ``<seed:think>R</seed:think>\\n``."""
     r = text.index(reasoning)
-    o = _last(fmt.open_re, text[:r])
+    o = last_match(fmt.open_re, text[:r])
     c = fmt.close_after(o).search(text, r + len(reasoning))
     a = text.find(content, c.end()) if c else -1
     if c is None or a < 0:
@@ -259,10 +260,3 @@ def _end_of_turn_pattern(tokenizer: Any) -> re.Pattern | None:
         {t.content for t in decoder.values() if getattr(t, "special", False) and t.content}, key=len, reverse=True
     )
     return re.compile(r"\s*(?:" + "|".join(map(re.escape, special)) + ")") if special else None
-
-
-def _last(pattern: re.Pattern, text: str):
-    last = None
-    for last in pattern.finditer(text):
-        pass
-    return last

@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .errors import RecordError, UsageError
+from .formats.base import last_match
 from .records import Fields, conversation, tools
 from .template import Template
 from .tokenizer import token_ids
@@ -144,7 +145,4 @@ def _answer_opening(t: Template) -> str:
 
 
 def _last_open(template: Template, prompt: str):
-    last = None
-    for last in template.format.open_re.finditer(prompt):
-        pass
-    return last
+    return last_match(template.format.open_re, prompt)

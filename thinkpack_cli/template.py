@@ -24,6 +24,7 @@ from typing import Any
 
 from .errors import RecordError
 from .formats import TagFormat
+from .formats.base import last_match
 from .markers import check_same, find, mark, splice, unmark, unmark_message
 from .records import Message
 from .tools import ToolForm
@@ -252,8 +253,8 @@ class Template:
         start = self._completion_start(marked, _previous_end(found, i), content)
         glue = marked[start:content]
         fmt, d = self.format, self.delimiters
-        closed = _last(fmt.close_re, glue, 0, len(glue))
-        opened = _last(fmt.open_re, glue, 0, closed.start() if closed else len(glue))
+        closed = last_match(fmt.close_re, glue, 0, len(glue))
+        opened = last_match(fmt.open_re, glue, 0, closed.start() if closed else len(glue))
         if closed is not None:  # the template's own block (an empty one, or a bare close)
             if reasoning is None:
                 return None
@@ -403,12 +404,12 @@ class Template:
             return None
         fmt = self.format
         if reasoning is None:
-            closed = _last(fmt.close_re, text, start, content)
+            closed = last_match(fmt.close_re, text, start, content)
             if closed is None:
                 return None
-            opened = _last(fmt.open_re, text, start, closed.start())
+            opened = last_match(fmt.open_re, text, start, closed.start())
             return (opened.start() if opened else start), closed.end()
-        opened = _last(fmt.open_re, text, lo, reasoning[0])
+        opened = last_match(fmt.open_re, text, lo, reasoning[0])
         closed = fmt.close_after(opened).search(text, reasoning[1], content) if opened else None
         if closed is None:
             raise RecordError(f"cannot find the delimiters the chat template of {self.name} put around the reasoning")
@@ -418,13 +419,6 @@ class Template:
 def _previous_end(found: dict, i: int) -> int:
     ends = [m.end() for (kind, j), m in found.items() if j < i]
     return max(ends, default=0)
-
-
-def _last(pattern: re.Pattern, text: str, lo: int, hi: int):
-    last = None
-    for last in pattern.finditer(text, lo, hi):
-        pass
-    return last
 
 
 def detect(tokenizer: Any, template_kwargs: dict | None = None, think_tags: tuple[str, str] | None = None) -> Template:

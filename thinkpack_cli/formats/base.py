@@ -253,7 +253,7 @@ class TagFormat:
         text come before the header, so they never count.
         """
         tail = tail_start(prompt, self.delimiter_re, marks)
-        last_open = _last(self.open_re, prompt, 0 if tail is None else tail)
+        last_open = last_match(self.open_re, prompt, 0 if tail is None else tail)
         if last_open is None:
             return False
         if tail is None and prompt[last_open.end() :].strip():
@@ -269,8 +269,9 @@ def _anonymous(pattern: str) -> str:
     return _GROUP_NAME.sub("?:", pattern)
 
 
-def _last(pattern: re.Pattern, text: str, pos: int = 0):
+def last_match(pattern: re.Pattern, text: str, pos: int = 0, endpos: int | None = None) -> re.Match | None:
+    """The last match of ``pattern`` in ``text[pos:endpos]`` (``finditer`` has no reverse)."""
     last = None
-    for last in pattern.finditer(text, pos):
+    for last in pattern.finditer(text, pos, len(text) if endpos is None else endpos):
         pass
     return last

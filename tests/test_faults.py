@@ -204,11 +204,13 @@ def test_every_skipped_line_goes_to_the_skipped_file_and_20_to_the_summary(tmp_p
     assert f"… and 5 more (all 25 are in {tmp_path / 'skipped.jsonl'})" in err
 
 
-def test_stats_writes_the_skipped_lines_of_every_input(tmp_path):
+@pytest.mark.parametrize("command", [["stats"], ["report", "-o", "report.html"]], ids=["stats", "report"])
+def test_stats_and_report_write_the_skipped_lines_of_every_input(tmp_path, command):
     a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
     a.write_bytes(jsonl(records(2)) + b"oops\n")
     b.write_bytes(b"[1]\n" + jsonl(records(2)))
-    result = tp("stats", a, b, "--on-error", "skip", "--skipped", tmp_path / "skipped.jsonl")
+    args = [str(tmp_path / c) if c.endswith(".html") else c for c in command]
+    result = tp(*args[:1], a, b, *args[1:], "--on-error", "skip", "--skipped", tmp_path / "skipped.jsonl")
     assert result.returncode == 0, result.stderr
     listed = lines((tmp_path / "skipped.jsonl").read_bytes())
     assert [(s["source"], s["line"]) for s in listed] == [(str(a), 3), (str(b), 1)]

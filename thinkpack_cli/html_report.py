@@ -90,8 +90,8 @@ class FactsJob:
         return (facts, examples), errors, len(rows)
 
 
-def collect(paths_: list[str], stats_options, parser: Parser, **run_options) -> tuple[list[dict], list[Run]]:
-    """The headline rows (with intervals) and every run's samples, graded."""
+def collect(paths_: list[str], stats_options, parser: Parser, **run_options):
+    """The stats report (headline rows with intervals, and each input's summary) and every run's samples, graded."""
     from . import stats, streams
 
     report = stats.run(paths_, stats_options, parser=parser, **run_options)  # the numbers tp stats gives
@@ -128,7 +128,7 @@ def collect(paths_: list[str], stats_options, parser: Parser, **run_options) -> 
                 example["pred"] = None if entry is None else entry.get("pred")
                 example["correct"] = None if entry is None else entry.get("correct")
         runs.append(run)
-    return report.rows, runs
+    return report, runs
 
 
 # ---------------------------------------------------------------------------- page

@@ -23,6 +23,7 @@ from .options import (
     Preset,
     PromptField,
     Quiet,
+    SkippedFile,
     SplitReasoning,
     Tokenizer,
     Workers,
@@ -67,6 +68,7 @@ def report(
     input_format: InputFormat = None,
     workers: Workers = None,
     quiet: Quiet = False,
+    skipped: SkippedFile = None,
 ):
     """Write one self-contained HTML page comparing runs: headline with intervals, accuracy by reasoning length, length histograms per status, think rate (AutoThink), per-problem wins and flips, example records.
 
@@ -74,7 +76,7 @@ def report(
     """
     import tempfile
 
-    from .. import console, html_report, joins, presets
+    from .. import console, html_report, joins, presets, streams
     from .. import stats as stats_lib
     from ..errors import UsageError
     from ..parse import Parser
@@ -94,15 +96,21 @@ def report(
     )
     stats_lib.check_options(options)
     parser = Parser.create(options.parse)
-    rows, runs = html_report.collect(
+    report, runs = html_report.collect(
         inputs, options, parser, on_error=on_error, workers=workers, input_format=input_format
     )
-    page = html_report.render(rows, runs, options.by, title or f"tp report: {', '.join(inputs)}")
+    page = html_report.render(report.rows, runs, options.by, title or f"tp report: {', '.join(inputs)}")
     folder = os.path.dirname(os.path.abspath(output))
     fd, temp = tempfile.mkstemp(prefix=".tp-report-", suffix=".html", dir=folder)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(page)
     os.chmod(temp, 0o644)  # mkstemp's 0600 would hide the page from a web server or a colleague
     os.replace(temp, output)
+    if skipped:  # every input's skipped lines in one file
+        streams.Summary(skipped=[line for column in report.columns for line in column.summary.skipped]).write_skipped(
+            skipped
+        )
     if not quiet:
+        for column in report.columns:
+            column.summary.report(f"report {column.name}", verb="counted", skipped_file=skipped)
         console.say(f"tp report: {sum(len(r.facts) for r in runs):,} samples from {len(runs)} runs → {output}")

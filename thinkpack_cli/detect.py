@@ -26,11 +26,12 @@ from dataclasses import replace
 from typing import Any
 
 from . import tools
+from .delimiters import DELIMITERS, Delimiters
 from .errors import RecordError, UsageError
 from .formats import FORMATS, CustomFormat, TagFormat, prompt_opens_reasoning
 from .formats.base import last_match
 from .markers import mark
-from .template import DELIMITERS, Delimiters, Template
+from .template import Template
 
 NATIVE_FIELDS = ("reasoning_content", "thinking")  # the names chat templates read reasoning from
 # (kwarg, on, off): switches templates read to turn reasoning on.

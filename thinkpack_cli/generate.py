@@ -33,12 +33,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .backends import CONTEXT, Backend, Completion, Sampling
+from .delimiters import Delimiters
 from .detect import default_delimiters
 from .errors import RecordError, UsageError
 from .formats import EMPTY, VALID, TagFormat, prompt_opens_reasoning
 from .formats import TRUNCATED as UNCLOSED  # the parse status; TRUNCATED below is a think_finish
 from .parse import OWNED_FIELDS, ParseOptions, Parser
-from .template import Delimiters, Template
+from .template import Template
 
 AT_LIMIT = Completion("", 0, "length")  # what a sample already at its think limit gets
 # think_finish values: how the reasoning ended (CONTEXT: prompt and reasoning filled the model's context).

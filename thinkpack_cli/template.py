@@ -22,6 +22,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from .delimiters import Delimiters
 from .errors import RecordError
 from .formats import TagFormat
 from .formats.base import last_match
@@ -30,38 +31,6 @@ from .records import Message
 from .tools import ToolForm
 
 STYLES = ("native", "harmony", "prefixed", "inline", "bracket", "text")
-
-
-@dataclass(frozen=True)
-class Delimiters:
-    """A reasoning block in a family's own form: ``open`` + ``after_open`` + reasoning +
-    ``before_close`` + ``close`` + ``after_close``, then the answer."""
-
-    open: str
-    close: str
-    after_open: str = ""
-    before_close: str = ""
-    after_close: str = ""
-
-    def block(self, reasoning: str) -> str:
-        return self.opening() + reasoning + self.closing()
-
-    def opening(self) -> str:
-        return self.open + self.after_open
-
-    def closing(self) -> str:
-        return self.before_close + self.close + self.after_close
-
-
-# Qwen3, DeepSeek-R1 and QwQ write `<think>\nR\n</think>\n\nA` (empty: `<think>\n\n</think>\n\n`);
-# Magistral writes `[THINK]R[/THINK]A`; harmony closes analysis and opens the final channel.
-DELIMITERS = {
-    "think": Delimiters("<think>", "</think>", "\n", "\n", "\n\n"),
-    "bracket": Delimiters("[THINK]", "[/THINK]"),
-    "harmony": Delimiters(
-        "<|channel|>analysis<|message|>", "<|end|>", after_close="<|start|>assistant<|channel|>final<|message|>"
-    ),
-}
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ def main() -> None:
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
+    from thinkpack_cli.backends import EngineOptions
     from thinkpack_cli.backends.transformers import TransformersBackend
     from thinkpack_cli.generate import GenerateOptions, Generator
 
@@ -66,7 +67,7 @@ def main() -> None:
         peft.get_peft_model(model, lora).save_pretrained(f"{tmp}/adapter")
         # No end of turn: every sample runs to its limits, so both sides generate the same token counts.
         torch.set_num_threads(1)  # other processes on a small machine: one thread keeps the timings steady
-        backend = TransformersBackend(f"{tmp}/model", f"{tmp}/adapter", batch_size=args.prompts)
+        backend = TransformersBackend(f"{tmp}/model", f"{tmp}/adapter", EngineOptions(batch_size=args.prompts))
         backend.end_ids = set()
         prompts = [
             f"<|im_start|>user\nWhat is {i} + {i}?<|im_end|>\n<|im_start|>assistant\n<think>\n"

@@ -24,7 +24,7 @@ import tiny_chat  # noqa: E402
 from completions_server import CompletionsServer  # noqa: E402
 from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM  # noqa: E402
 
-from thinkpack_cli.backends import Sampling  # noqa: E402
+from thinkpack_cli.backends import EngineOptions, Sampling  # noqa: E402
 from thinkpack_cli.backends.openai import OpenAIBackend  # noqa: E402
 from thinkpack_cli.backends.transformers import TransformersBackend  # noqa: E402
 from thinkpack_cli.errors import RecordError, UsageError  # noqa: E402
@@ -307,7 +307,7 @@ def test_a_sample_that_fills_the_context_ends_alone(bigram_dir):
     longest = USER.format("What is 2 + 2? " + "Please think. " * 12) + "Okay,"
     limit = len(_ids(longer)) + 2
     assert len(_ids(PROMPT)) + 10 < limit < len(_ids(longest))
-    backend = TransformersBackend(str(bigram_dir), max_model_len=limit)
+    backend = TransformersBackend(str(bigram_dir), options=EngineOptions(max_model_len=limit))
     out = Generator(backend, GenerateOptions(max_think_tokens=8, max_answer_tokens=4))(
         [{"prompt": p} for p in (PROMPT, longer, longest)]
     )
@@ -323,9 +323,10 @@ def test_an_answer_that_fills_the_context_ends_alone(bigram_dir):
     """Proves the answer phase too: reasoning closed 1 token short of the length leaves the answer
     prompt at the length; that sample's answer ends "context" with nothing generated."""
     limit = len(_ids(PROMPT + "123" + CLOSE))
-    r = Generator(TransformersBackend(str(bigram_dir), max_model_len=limit), GenerateOptions(max_answer_tokens=4))(
-        [{"prompt": PROMPT}]
-    )[0]
+    r = Generator(
+        TransformersBackend(str(bigram_dir), options=EngineOptions(max_model_len=limit)),
+        GenerateOptions(max_answer_tokens=4),
+    )([{"prompt": PROMPT}])[0]
     assert (r["raw"], r["think_finish"], r["answer_tokens"], r["answer_finish"]) == (
         "123" + CLOSE,
         "closed",
@@ -594,7 +595,9 @@ def test_openai_backend_matches_the_transformers_backend(tiny):
     options = GenerateOptions(hybrid=True, max_think_tokens=6, max_answer_tokens=5)
     records = lambda: [{"prompt": p} for p in PROMPTS]  # noqa: E731
     with CompletionsServer(served, _tokenizer(), "base", "answer-lora") as server:
-        remote = Generator(OpenAIBackend("base", "answer-lora", base_url=server.url), options)(records())
+        remote = Generator(OpenAIBackend("base", "answer-lora", EngineOptions(base_urls=(server.url,))), options)(
+            records()
+        )
         asked = [r["model"] for r in server.requests]
     local = Generator(TransformersBackend(str(model_dir), str(adapter_dir)), options)(records())
     assert remote == local
@@ -610,10 +613,53 @@ def test_openai_seeded_samples_differ_and_repeat(tiny):
     options = GenerateOptions(n=2, think=sampled, answer=sampled, max_think_tokens=6, max_answer_tokens=3)
     with CompletionsServer(served, _tokenizer(), "base") as server:
         first, again = (
-            Generator(OpenAIBackend("base", base_url=server.url), options)([{"prompt": PROMPTS[0]}])[0]
+            Generator(OpenAIBackend("base", options=EngineOptions(base_urls=(server.url,))), options)(
+                [{"prompt": PROMPTS[0]}]
+            )[0]
             for _ in range(2)
         )
     assert first["raw"][0] != first["raw"][1] and first["raw"] == again["raw"]
+
+
+def test_openai_replicas_share_every_call_and_give_the_same_records(tiny):
+    """Proves --base-url given several times (replicas of one model, as several `vllm serve`s stand for
+    data parallel): each phase's call is shared among the replicas, every replica answers a part, and
+    the records are those one server gives."""
+    model_dir, adapter_dir = tiny
+    served = peft.PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(model_dir), adapter_dir).eval()
+    options = GenerateOptions(hybrid=True, max_think_tokens=6, max_answer_tokens=5)
+    records = lambda: [{"prompt": USER.format(f"Question {k}: what is {k} + {k}?")} for k in range(7)]  # noqa: E731
+    servers = [CompletionsServer(served, _tokenizer(), "base", "answer-lora") for _ in range(3)]
+    for server in servers[1:]:
+        server.lock = servers[0].lock  # one model behind all three: one generation at a time
+    with servers[0], servers[1], servers[2]:
+        urls = tuple(server.url for server in servers)
+        shared = Generator(OpenAIBackend("base", "answer-lora", EngineOptions(base_urls=urls)), options)(records())
+        seen = [[(r["model"], len(r["prompt"])) for r in server.requests] for server in servers]
+        alone = Generator(OpenAIBackend("base", "answer-lora", EngineOptions(base_urls=urls[:1])), options)(records())
+    assert shared == alone
+    assert all({model for model, _ in asked} == {"base", "answer-lora"} for asked in seen), seen
+    assert sorted(size for asked in seen for model, size in asked if model == "base") == [2, 2, 3]
+
+
+def test_openai_a_dead_replica_is_passed_over(tiny):
+    """Proves a replica that refuses connections costs retries, not records: its share goes to the live one,
+    and the records are those the live one gives alone."""
+    import socket
+
+    model_dir, _ = tiny
+    served = AutoModelForCausalLM.from_pretrained(model_dir).eval()
+    options = GenerateOptions(max_think_tokens=4, max_answer_tokens=3)
+    records = lambda: [{"prompt": p} for p in PROMPTS]  # noqa: E731
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{closed.getsockname()[1]}/v1"  # bound, never listening: refused
+        with CompletionsServer(served, _tokenizer(), "base") as live:
+            backend = OpenAIBackend("base", options=EngineOptions(base_urls=(dead, live.url)))
+            shared = Generator(backend, options)(records())
+            alone = Generator(OpenAIBackend("base", options=EngineOptions(base_urls=(live.url,))), options)(records())
+    assert shared == alone
+    assert backend.client.sent[dead + "/completions"] >= 1 and backend.client.counts.retries >= 1
 
 
 # ---------------------------------------------------------------------------- vLLM, by construction
@@ -676,24 +722,12 @@ def test_an_adapter_vllm_cannot_load_is_refused_before_the_engine_starts(tiny, t
 
 def test_engine_arguments_reach_llm_as_given():
     """Proves LLM's keyword arguments: prefix caching, the adapter's rounded rank, the engine options
-    given and none of those left unset."""
-    from thinkpack_cli import backends
+    vLLM takes and none of the others (the seed goes with each request, not to the engine)."""
     from thinkpack_cli.backends.vllm import engine_arguments
 
-    given = backends.engine_options(
-        "vllm",
-        {
-            "dtype": "bfloat16",
-            "max_model_len": 8192,
-            "tensor_parallel_size": 2,
-            "data_parallel_size": 4,
-            "gpu_memory_utilization": None,
-            "seed": 3,
-            "batch_size": None,
-            "api_key": "sk-x",
-        },
-    )
-    assert engine_arguments("Qwen/Qwen3-8B", {"r": 24}, **given) == {
+    given = EngineOptions(dtype="bfloat16", max_model_len=8192, tensor_parallel_size=2, seed=3, api_key="sk-x")
+    given.check("vllm")
+    assert engine_arguments("Qwen/Qwen3-8B", {"r": 24}, given) == {
         "model": "Qwen/Qwen3-8B",
         "enable_prefix_caching": True,
         "enable_lora": True,
@@ -702,9 +736,18 @@ def test_engine_arguments_reach_llm_as_given():
         "dtype": "bfloat16",
         "max_model_len": 8192,
         "tensor_parallel_size": 2,
-        "data_parallel_size": 4,
     }
     assert engine_arguments("m", None) == {"model": "m", "enable_prefix_caching": True}
+
+
+def test_data_parallel_past_one_rank_points_at_the_way_that_works(tp):
+    """Proves --data-parallel-size above 1 on the vllm backend is refused with the working way (vllm serve
+    --data-parallel-size behind --backend openai), before vLLM is imported: vLLM's LLM raises for it in one
+    process (vllm PR #27282) and hung before that (issue #27269). 1 is vLLM's default and passes."""
+    result = tp("generate", "--backend", "vllm", "--model", "m", "--data-parallel-size", "4", input="{}\n")
+    assert result.exit_code == 2, result.stderr
+    assert "vllm serve MODEL --data-parallel-size 4" in result.stderr and "--backend openai" in result.stderr
+    EngineOptions(data_parallel_size=1).check("vllm")
 
 
 def test_prompt_ids_hold_the_templates_bos_once(tokenizers_dir):
@@ -795,15 +838,15 @@ def test_vllm_backend_matches_the_transformers_backend(tiny):
     backend = VllmBackend(
         str(model_dir),
         str(adapter_dir),
-        dtype="float32",
-        max_model_len=64,
+        EngineOptions(dtype="float32", max_model_len=64, gpu_memory_utilization=0.3),
         enforce_eager=True,
-        gpu_memory_utilization=0.3,
     )
     options = GenerateOptions(hybrid=True, max_think_tokens=8, max_answer_tokens=6, save_prompts=True)
     records = lambda: [{"prompt": p} for p in [*PROMPTS, USER.format("Please think. " * 30)]]  # noqa: E731
     remote = Generator(backend, options)(records())
-    local = Generator(TransformersBackend(str(model_dir), str(adapter_dir), max_model_len=64), options)(records())
+    local = Generator(TransformersBackend(str(model_dir), str(adapter_dir), EngineOptions(max_model_len=64)), options)(
+        records()
+    )
     assert remote == local
     assert remote[-1]["think_finish"] == "context" and remote[0]["think_finish"] == "budget"
 

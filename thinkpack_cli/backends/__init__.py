@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 from typing import Any, Callable, Iterable, Protocol
 
 from ..errors import UsageError
@@ -107,25 +108,56 @@ def finish_within(finish: str, limit: int, asked: int) -> str:
     return CONTEXT if finish == LENGTH and limit < asked else finish
 
 
-# The engine options each backend takes (tp generate's flags, named as the constructors name them).
-ENGINE_OPTIONS = {
+@dataclass(frozen=True)
+class EngineOptions:
+    """tp generate's engine options: one object handed to whichever backend runs (None: its default).
+    ``check`` refuses, before anything loads, an option the chosen backend does not take."""
+
+    dtype: str | None = None  # vllm, transformers
+    max_model_len: int | None = None  # vllm, transformers
+    gpu_memory_utilization: float | None = None  # vllm
+    tensor_parallel_size: int | None = None  # vllm
+    data_parallel_size: int | None = None  # vllm: 1 only (see check)
+    batch_size: int | None = None  # transformers
+    gguf_file: str | None = None  # transformers
+    seed: int | None = None  # transformers seeds torch with it; every backend seeds its requests
+    base_urls: tuple[str, ...] = ()  # openai: one or more replicas of the served model
+    api_key: str | None = None  # openai, from the environment
+
+    def check(self, backend: str) -> None:
+        if backend not in TAKES:
+            raise UsageError(f"--backend must be one of {', '.join(BACKENDS)}")
+        for name in fields_given(self):
+            if name not in TAKES[backend] and name not in ("seed", "api_key"):
+                users = [b for b, names in TAKES.items() if name in names]
+                flag = "--base-url" if name == "base_urls" else "--" + name.replace("_", "-")
+                raise UsageError(f"{flag} applies to --backend {' or '.join(users)}, not {backend}")
+        if self.dtype not in (None, *DTYPES):
+            raise UsageError(f"--dtype must be one of {', '.join(DTYPES)}")
+        if (self.data_parallel_size or 1) > 1:
+            # vLLM's LLM raises for data_parallel_size > 1 in one process since PR #27282 (and hung
+            # before it, issue #27269): its offline ranks need a process each and a launcher.
+            raise UsageError(
+                f"--data-parallel-size {self.data_parallel_size}: vLLM runs one data-parallel rank per process; "
+                f"serve the model with `vllm serve MODEL --data-parallel-size {self.data_parallel_size}` "
+                "and use --backend openai --base-url (see the README: past one GPU)"
+            )
+        if backend == "openai" and not self.base_urls:
+            raise UsageError("--backend openai needs --base-url, e.g. http://localhost:8000/v1")
+
+
+# The options each backend takes (tp generate's flags, named as EngineOptions names them).
+TAKES = {
     "vllm": ("dtype", "max_model_len", "gpu_memory_utilization", "tensor_parallel_size", "data_parallel_size"),
     "transformers": ("dtype", "max_model_len", "batch_size", "gguf_file", "seed"),
-    "openai": ("base_url", "api_key"),
+    "openai": ("base_urls", "api_key"),
 }
+DTYPES = ("auto", "float32", "float16", "bfloat16")
 
 
-def engine_options(name: str, given: dict[str, Any]) -> dict[str, Any]:
-    """The options of ``given`` (None: not given) that backend ``name`` takes; one it does not take is a
-    usage error, not an option quietly ignored."""
-    if name not in ENGINE_OPTIONS:
-        raise UsageError(f"--backend must be one of {', '.join(BACKENDS)}")
-    for key, value in given.items():
-        # --seed also seeds the requests, and the key comes from the environment: neither is refused.
-        if value is not None and key not in ENGINE_OPTIONS[name] and key not in ("seed", "api_key"):
-            users = [b for b, keys in ENGINE_OPTIONS.items() if key in keys]
-            raise UsageError(f"--{key.replace('_', '-')} applies to --backend {' or '.join(users)}, not {name}")
-    return {k: v for k, v in given.items() if k in ENGINE_OPTIONS[name] and v is not None}
+def fields_given(options: EngineOptions) -> list[str]:
+    """The names of the options given (not None, not empty)."""
+    return [f.name for f in dataclass_fields(options) if getattr(options, f.name) not in (None, ())]
 
 
 def default_backend() -> str:
@@ -135,14 +167,12 @@ def default_backend() -> str:
     return "vllm" if find_spec("vllm") is not None else "transformers"
 
 
-def create(name: str, model: str, adapter: str | None, **options: Any) -> Backend:
-    """The backend called ``name``; ``options`` are those its constructor takes."""
+def create(name: str, model: str, adapter: str | None, options: EngineOptions) -> Backend:
+    """The backend called ``name``, given the options it takes (its constructor checks them)."""
     if name == "transformers":
         from .transformers import TransformersBackend as cls
     elif name == "vllm":
         from .vllm import VllmBackend as cls
-    elif name == "openai":
-        from .openai import OpenAIBackend as cls
     else:
-        raise UsageError(f"--backend must be one of {', '.join(BACKENDS)}")
-    return cls(model, adapter, **options)
+        from .openai import OpenAIBackend as cls
+    return cls(model, adapter, options)

@@ -1,21 +1,26 @@
 """The openai backend: an OpenAI-compatible completions endpoint (``vllm serve --enable-lora
 --lora-modules NAME=PATH``), where the base model and the adapter are two model names.
 
-A call sends one request per distinct token limit with all its prompts in the prompt list
-(requests in flight together), with ``logprobs: 0`` so each choice lists the tokens it
-generated (the API counts tokens only per request).
+A call sends one request per distinct token limit (per replica, with several ``--base-url``s)
+with all its prompts in the prompt list, requests in flight together, with ``logprobs: 0`` so
+each choice lists the tokens it generated (the API counts tokens only per request). Requests
+go through the client tp distill uses (``openai_client``): retries, limits, the key kept safe,
+and the replicas shared.
 """
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
-from concurrent.futures import ThreadPoolExecutor
+import asyncio
 from itertools import groupby
 
+import orjson
+
 from ..errors import UsageError
-from . import LENGTH, STOP, Completion, Sampling, pieces_before
+from ..openai_client import Client, Failed, Retries
+from . import LENGTH, STOP, Completion, EngineOptions, Sampling, pieces_before
+
+# A served model that stops answering fails the run in seconds, not after distill's minute of retries.
+RETRIES = Retries(max_retries=3, backoff=0.5)
 
 
 class OpenAIBackend:
@@ -23,19 +28,24 @@ class OpenAIBackend:
         self,
         model: str,
         adapter: str | None = None,
+        options: EngineOptions = EngineOptions(),
         *,
-        base_url: str | None = None,
-        api_key: str | None = None,
         timeout: float = 600.0,
         concurrency: int = 32,
     ):
-        if not base_url:
-            raise UsageError("--backend openai needs --base-url, e.g. http://localhost:8000/v1")
-        self.url = base_url.rstrip("/") + "/completions"
-        self.model, self.adapter, self.api_key, self.timeout = model, adapter, api_key, timeout
+        options.check("openai")
+        self.model, self.adapter = model, adapter
         self.has_adapter = adapter is not None
         self.tokenizer = None  # the server has the model's; prompts are built with --tokenizer
-        self.concurrency = concurrency
+        self.client = Client(
+            options.base_urls,
+            "completions",
+            options.api_key,
+            concurrency=concurrency,
+            timeout=timeout,
+            retries=RETRIES,
+            command="tp generate",
+        )
 
     def complete(self, prompts, max_tokens, *, adapter, stop, sampling: Sampling):
         batches = []
@@ -43,18 +53,27 @@ class OpenAIBackend:
         for _, grouped in groupby(order, key=max_tokens.__getitem__):
             group = list(grouped)
             # A server seeds every prompt of a request alike, so copies of one prompt (--n) would be one
-            # sample: with a seed, one request per prompt, seeded by its place.
-            batches += [[i] for i in group] if sampling.seed is not None else [group]
+            # sample: with a seed, one request per prompt, seeded by its place. Without, a share per replica.
+            batches += [[i] for i in group] if sampling.seed is not None else shares(group, len(self.client.urls))
         bodies = [
             self._body([prompts[i] for i in batch], max_tokens[batch[0]], adapter, stop, sampling, batch[0])
             for batch in batches
         ]
+        replies = asyncio.run(self._post_all(bodies))
         out: list[Completion | None] = [None] * len(prompts)
-        with ThreadPoolExecutor(self.concurrency) as pool:
-            for batch, reply in zip(batches, pool.map(self._post, bodies)):
-                for choice in reply["choices"]:
-                    out[batch[choice["index"]]] = _completion(choice, stop)
+        for batch, choices in zip(batches, replies):
+            for choice in choices:
+                out[batch[choice["index"]]] = _completion(choice, stop)
         return out
+
+    async def _post_all(self, bodies: list[dict]) -> list[list[dict]]:
+        async with self.client:
+            try:
+                return await asyncio.gather(*(self.client.post(body, _choices) for body in bodies))
+            except Failed as e:
+                raise UsageError(
+                    f"{self.client.urls[0] if len(self.client.urls) == 1 else 'the server'}: {e}"
+                ) from None
 
     def _body(self, prompts: list[str], limit: int, adapter: bool, stop: list[str], sampling: Sampling, place: int):
         body = {
@@ -72,18 +91,27 @@ class OpenAIBackend:
             body["seed"] = sampling.seed + place
         return body
 
-    def _post(self, body: dict) -> dict:
-        headers = {"Content-Type": "application/json"}
-        if self.api_key:
-            headers["Authorization"] = f"Bearer {self.api_key}"
-        request = urllib.request.Request(self.url, json.dumps(body).encode(), headers)
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                return json.loads(response.read())
-        except urllib.error.HTTPError as e:
-            raise UsageError(f"{self.url}: HTTP {e.code}: {e.read()[:300].decode(errors='replace')}") from None
-        except urllib.error.URLError as e:
-            raise UsageError(f"{self.url}: {e.reason}") from None
+
+def shares(group: list[int], replicas: int) -> list[list[int]]:
+    """``group`` cut into at most ``replicas`` nearly equal runs, so every replica gets a part of one call."""
+    size, extra = divmod(len(group), replicas)
+    out, start = [], 0
+    for k in range(min(replicas, len(group))):
+        end = start + size + (k < extra)
+        out.append(group[start:end])
+        start = end
+    return out
+
+
+def _choices(data: bytes) -> list[dict]:
+    """The answer's choices, each with an index and a text (else the answer is malformed, tried again)."""
+    try:
+        choices = orjson.loads(data)["choices"]
+        if not all(isinstance(c["index"], int) and isinstance(c["text"], str) for c in choices):
+            raise TypeError
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        raise ValueError("no choices with an index and a text") from None
+    return choices
 
 
 def _completion(choice: dict, stop: list[str]) -> Completion:

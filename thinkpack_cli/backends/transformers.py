@@ -12,43 +12,28 @@ import contextlib
 import os
 
 from ..errors import UsageError
-from . import CONTEXT, LENGTH, STOP, Completion, Sampling, finish_within, first_stop, room, tokens_before
-
-DTYPES = ("auto", "float32", "float16", "bfloat16")
+from . import CONTEXT, LENGTH, STOP, Completion, EngineOptions, Sampling, finish_within, first_stop, room, tokens_before
 
 
 class TransformersBackend:
-    def __init__(
-        self,
-        model: str,
-        adapter: str | None = None,
-        *,
-        batch_size: int = 16,
-        gguf_file: str | None = None,
-        device: str | None = None,
-        seed: int | None = None,
-        dtype: str | None = None,
-        max_model_len: int | None = None,
-    ):
+    def __init__(self, model: str, adapter: str | None = None, options: EngineOptions = EngineOptions()):
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+        options.check("transformers")
         try:
             import torch
             from transformers import AutoModelForCausalLM, AutoTokenizer
             from transformers.utils import logging as hf_logging
         except ImportError:
             raise UsageError("--backend transformers needs torch: pip install 'thinkpack-cli[generate]'") from None
-        if dtype not in (None, *DTYPES):
-            raise UsageError(f"--dtype must be one of {', '.join(DTYPES)}")
         hf_logging.disable_progress_bar()  # tp shows its own progress; loading bars would interleave with it
         self.torch = torch
-        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        extra = {"gguf_file": gguf_file} if gguf_file else {}
+        self.device = "cuda" if torch.cuda.is_available() else "cpu"
+        extra = {"gguf_file": options.gguf_file} if options.gguf_file else {}
         self.tokenizer = AutoTokenizer.from_pretrained(model, **extra)
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        if dtype is None:
-            dtype = "bfloat16" if self.device == "cuda" else "float32"
+        dtype = options.dtype or ("bfloat16" if self.device == "cuda" else "float32")
         self.model = (
             AutoModelForCausalLM.from_pretrained(
                 model, dtype=dtype if dtype == "auto" else getattr(torch, dtype), **extra
@@ -63,11 +48,11 @@ class TransformersBackend:
                 raise UsageError("--adapter needs peft: pip install 'thinkpack-cli[generate]'") from None
             self.model = PeftModel.from_pretrained(self.model, adapter).eval()
         self.has_adapter = adapter is not None
-        self.batch_size = batch_size
+        self.batch_size = options.batch_size or 16
         # Past its trained positions a model writes noise (or fails): that is its context, unless told otherwise.
-        self.max_model_len = max_model_len or getattr(self.model.config, "max_position_embeddings", None)
-        if seed is not None:
-            torch.manual_seed(seed)
+        self.max_model_len = options.max_model_len or getattr(self.model.config, "max_position_embeddings", None)
+        if options.seed is not None:
+            torch.manual_seed(options.seed)
         # A turn ends on the tokenizer's end-of-sequence token or the model's own (chat models set several).
         ends = self.model.generation_config.eos_token_id
         self.end_ids = set(ends if isinstance(ends, list) else [ends] if ends is not None else [])

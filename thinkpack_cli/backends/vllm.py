@@ -32,7 +32,19 @@ import os
 from typing import Any
 
 from ..errors import UsageError
-from . import CONTEXT, LENGTH, STOP, Completion, Sampling, finish_within, room, tokens_before
+from . import (
+    CONTEXT,
+    LENGTH,
+    STOP,
+    TAKES,
+    Completion,
+    EngineOptions,
+    Sampling,
+    fields_given,
+    finish_within,
+    room,
+    tokens_before,
+)
 
 LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)  # vLLM's MaxLoRARanks
 ADAPTER_NAME = "adapter"
@@ -78,13 +90,13 @@ def lora_rank(config: dict) -> int:
     return allowed
 
 
-def engine_arguments(model: str, config: dict | None, **options: Any) -> dict:
+def engine_arguments(model: str, config: dict | None, options: EngineOptions = EngineOptions()) -> dict:
     """``LLM(...)``'s keyword arguments: the model, prefix caching, the adapter's LoRA settings and the
-    engine options given (None: vLLM's default)."""
+    engine options given that vLLM takes (the rest: vLLM's defaults)."""
     arguments = {"model": model, "enable_prefix_caching": True}
     if config is not None:
         arguments |= {"enable_lora": True, "max_lora_rank": lora_rank(config), "max_loras": 1}
-    return arguments | {k: v for k, v in options.items() if v is not None}
+    return arguments | {name: getattr(options, name) for name in fields_given(options) if name in TAKES["vllm"]}
 
 
 def prompt_ids(tokenizer, prompts: list[str]) -> list[list[int]]:
@@ -104,9 +116,13 @@ def generated_tokens(token_ids: list[int], text: str, finish_reason: str | None,
 
 
 class VllmBackend:
-    def __init__(self, model: str, adapter: str | None = None, **engine: Any):
+    def __init__(
+        self, model: str, adapter: str | None = None, options: EngineOptions = EngineOptions(), **llm_arguments: Any
+    ):
+        """``llm_arguments``: more of ``LLM``'s keyword arguments, for a caller in Python (``enforce_eager``)."""
+        options.check("vllm")
         config = adapter_config(adapter) if adapter is not None else None  # before the minutes vLLM takes to start
-        arguments = engine_arguments(model, config, **engine)
+        arguments = engine_arguments(model, config, options) | llm_arguments
         try:
             from vllm import LLM, SamplingParams
             from vllm.lora.request import LoRARequest

@@ -27,6 +27,7 @@ GENERATE_EPILOG = """[b]Examples[/b]
   tp generate qa.jsonl -o out.jsonl --model Qwen/Qwen3-8B --adapter ./answer-lora --hybrid --max-think-tokens 2048
   tp generate qa.jsonl -o out.jsonl --model Qwen/Qwen3-8B --min-think-tokens 512 --max-waits 2 --n 4 --temperature 0.6 --seed 0
   tp generate qa.jsonl -o out.jsonl --backend openai --base-url http://localhost:8000/v1 --model base --adapter answer-lora --hybrid -t Qwen/Qwen3-8B
+  tp generate qa.jsonl -o out.jsonl --backend openai --base-url http://gpu1:8000/v1 --base-url http://gpu2:8000/v1 --model Qwen/Qwen3-8B -t Qwen/Qwen3-8B
 
 A hybrid run: the base model writes the reasoning, the adapter the answer (vLLM serves both with --enable-lora --lora-modules answer-lora=PATH).
 """
@@ -62,10 +63,10 @@ def generate(
         ),
     ] = None,
     base_url: Annotated[
-        Optional[str],
+        Optional[list[str]],
         typer.Option(
             "--base-url",
-            help="openai: the server's API, e.g. http://localhost:8000/v1 (API key: $OPENAI_API_KEY, if set).",
+            help="openai: the server's API, e.g. http://localhost:8000/v1; repeat it for replicas of one model, which share the requests (API key: $OPENAI_API_KEY, if set).",
         ),
     ] = None,
     tokenizer: Annotated[
@@ -165,7 +166,9 @@ def generate(
     data_parallel_size: Annotated[
         Optional[int],
         typer.Option(
-            "--data-parallel-size", min=1, help="vllm: model copies the batch is shared among (see the README)."
+            "--data-parallel-size",
+            min=1,
+            help="vllm: 1 (one process is one rank; past one GPU, vllm serve --data-parallel-size N and --backend openai: see the README).",
         ),
     ] = None,
     save_prompts: Annotated[
@@ -210,24 +213,22 @@ def generate(
         wait_text=wait_text,
         save_prompts=save_prompts,
     )
-    engine_options = backends.engine_options(
-        name,
-        {
-            "batch_size": batch_size,
-            "gguf_file": gguf_file,
-            "seed": seed,
-            "base_url": base_url,
-            "api_key": os.environ.get("OPENAI_API_KEY"),
-            "dtype": dtype,
-            "max_model_len": max_model_len,
-            "gpu_memory_utilization": gpu_memory_utilization,
-            "tensor_parallel_size": tensor_parallel_size,
-            "data_parallel_size": data_parallel_size,
-        },
+    engine_options = backends.EngineOptions(
+        dtype=dtype,
+        max_model_len=max_model_len,
+        gpu_memory_utilization=gpu_memory_utilization,
+        tensor_parallel_size=tensor_parallel_size,
+        data_parallel_size=data_parallel_size,
+        batch_size=batch_size,
+        gguf_file=gguf_file,
+        seed=seed,
+        base_urls=tuple(base_url or ()),
+        api_key=os.environ.get("OPENAI_API_KEY"),
     )
+    engine_options.check(name)
     # A tokenizer named is learned before the model loads, so its errors come first.
     prompter = _prompter(tokenizer, steer, template_kwargs, think_tags) if tokenizer is not None else None
-    engine = backends.create(name, model, adapter, **engine_options)
+    engine = backends.create(name, model, adapter, engine_options)
     if prompter is None:
         prompter = _prompter(engine.tokenizer, steer, template_kwargs, think_tags)
     if prompter is None and think_tags is not None:

@@ -11,12 +11,13 @@ import orjson
 
 from .. import console, streams
 from ..errors import InputError, RecordError
+from ..openai_client import Failed
 from .judge import Trace, judge, rejection
 from .ledger import Ledger, check_paths, errors_path
 from .options import META, DistillOptions, check_options
 from .prompts import Prompter, record_key
 from .summary import Counts
-from .teacher import Failed, Teacher
+from .teacher import Teacher
 
 GRADE_TIMEOUT = 5.0
 

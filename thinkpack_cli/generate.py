@@ -86,8 +86,8 @@ class PhaseCost:
 
 
 @dataclass
-class Sample:
-    """One sample's way through the phases."""
+class Rollout:
+    """One sample's way through the phases: its prompt, what each phase wrote, how each ended."""
 
     prompt: str
     delimiters: Delimiters | None  # the family's block, which the prompt opens; None: it opens none
@@ -121,7 +121,7 @@ class Generator:
 
     def __call__(self, records: list[dict]) -> list[dict | RecordError]:
         out: list[dict | RecordError] = []
-        samples: list[Sample] = []
+        samples: list[Rollout] = []
         for record in records:
             try:
                 prompt = self._prompt(record)
@@ -129,7 +129,7 @@ class Generator:
             except RecordError as e:
                 out.append(e)
                 continue
-            samples += [Sample(prompt, delimiters, fmt) for _ in range(self.options.n)]
+            samples += [Rollout(prompt, delimiters, fmt) for _ in range(self.options.n)]
             out.append(record)
         self.think(samples)
         self.answer(samples)
@@ -163,7 +163,7 @@ class Generator:
             raise RecordError("no 'prompt' string, and no tokenizer to build one (give --tokenizer)")
         return self.prompter.prompt(record)
 
-    def think(self, samples: list[Sample]) -> None:
+    def think(self, samples: list[Rollout]) -> None:
         """Phase 1 for every sample whose prompt opens a block, batched, until each has ended."""
         o = self.options
         limit = o.max_think_tokens if o.max_think_tokens is not None else o.unbudgeted_think_limit
@@ -207,7 +207,7 @@ class Generator:
                     s.think_finish = ENDED if c.finish == "stop" else TRUNCATED
             active = still
 
-    def answer(self, samples: list[Sample]) -> None:
+    def answer(self, samples: list[Rollout]) -> None:
         """Phase 2 for every sample whose reasoning was closed (or that had none), batched."""
         ready = [s for s in samples if s.delimiters is None or s.think_finish in (CLOSED, BUDGET)]
         if not ready:
@@ -226,7 +226,7 @@ class Generator:
     def _adapter(self, phase: int) -> bool:
         return self.backend.has_adapter and (phase == 2 or not self.options.hybrid)
 
-    def _fill(self, record: dict, samples: list[Sample]) -> None:
+    def _fill(self, record: dict, samples: list[Rollout]) -> None:
         one = self.options.n == 1
         values = {
             "raw": [s.think + s.closing + s.answer for s in samples],
@@ -245,7 +245,7 @@ class Generator:
         for key, value in values.items():
             record[key] = value[0] if one else value
 
-    def _split(self, s: Sample, raw: str) -> tuple:
+    def _split(self, s: Rollout, raw: str) -> tuple:
         """reasoning, answer, status, reasoning_format, reasoning_tag, by the tp parse rule: from the
         phases where the prompt opened the block; parsed where it did not (the model may open one)."""
         if s.delimiters is None:

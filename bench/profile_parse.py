@@ -2,7 +2,7 @@
 """Where `tp parse` spends its time: each stage of its pipeline timed alone, in one
 process, on bench/data/data.jsonl (run bench/run.py first). Not part of `make bench`.
 
-  read      Source.blocks(): 2 MB slices of whole lines
+  read      Source.blocks(): 1 MB slices of whole lines
   decode    streams.decode_block: orjson.loads per line
   parse     Parser(records): the split itself
   encode    the rest of streams.MapJob.run: turning parsed records into output bytes
@@ -26,11 +26,6 @@ DATA = Path(__file__).resolve().parent / "data"
 
 
 def main() -> None:
-    if "--fastpaths" in sys.argv:  # measure with the prototype patches of bench/fastpaths.py
-        sys.path.insert(0, str(Path(__file__).resolve().parent))
-        import fastpaths
-
-        fastpaths.apply()
     src = DATA / "data.jsonl"
     parser = Parser(ParseOptions())
     clock = dict.fromkeys(("read", "decode", "parse", "encode", "write"), 0.0)
@@ -46,7 +41,7 @@ def main() -> None:
         rows = streams.decode_block(block)[0]
         t = time.perf_counter()
         clock["decode"] += t - now
-        payload = job.run(rows)[0]  # parse + encode, however MapJob does them
+        payload = job.run(rows).payload  # parse + encode, however MapJob does them
         now = time.perf_counter()
         clock["encode"] += now - t
         records = [row[1] for row in streams.decode_block(block)[0]]  # again, untimed: parse alone
@@ -55,13 +50,11 @@ def main() -> None:
         now = time.perf_counter()
         clock["parse"] += now - t
         clock["encode"] -= now - t
-        view = memoryview(payload)
-        while view:
-            view = view[os.write(fd, view) :]
+        streams.write_pieces(fd, payload)
         t = time.perf_counter()
         clock["write"] += t - now
         sizes["in"] += block.size
-        sizes["out"] += len(payload)
+        sizes["out"] += sum(map(len, payload))
         sizes["records"] += len(rows)
     os.close(fd)
     total = sum(clock.values())

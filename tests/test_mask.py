@@ -18,6 +18,7 @@ from labels import A1, MASKS, R1, A, Q, R, check_audit, expected_runs, expected_
 from labels import decode as _decode
 
 from thinkpack_cli import mask as masking
+from thinkpack_cli import streams
 from thinkpack_cli import tokenizer as tokenizers
 from thinkpack_cli.errors import RecordError, UsageError
 from thinkpack_cli.mask import Masker, MaskOptions, parse_mask
@@ -276,10 +277,18 @@ def test_content_parts_and_reasoning_parts_are_read():
 def test_write_parquet_with_list_int32_columns(tmp_path):
     source = tmp_path / "in.jsonl"
     source.write_text("".join(json.dumps(r) + "\n" for r in [single(True), single(False), {"bad": 1}] * 3))
-    masker = Masker(detect(tiny()))
-    summary, tally, views = masking.write(
-        [str(source)], masker, str(tmp_path / "out.parquet"), show=1, on_error="skip", workers=1
+    masker, totals = Masker(detect(tiny())), masking.MaskTotals(show=1)
+    summary = streams.write_job(
+        [str(source)],
+        masking.MaskBatch(masker, show=1),
+        str(tmp_path / "out.parquet"),
+        label="mask",
+        types=masking.column_types(),
+        fold=totals.fold,
+        on_error="skip",
+        workers=1,
     )
+    tally, views = totals.tally, totals.views
     table = pq.read_table(tmp_path / "out.parquet")
     assert table.schema.field("input_ids").type == pa.list_(pa.int32())
     assert table.schema.field("labels").type == pa.list_(pa.int32())
@@ -294,7 +303,14 @@ def test_write_parquet_with_list_int32_columns(tmp_path):
 def test_write_nothing_still_gives_the_columns(tmp_path):
     source = tmp_path / "in.jsonl"
     source.write_text("")
-    masking.write([str(source)], Masker(detect(tiny())), str(tmp_path / "out.parquet"), workers=1)
+    streams.write_job(
+        [str(source)],
+        masking.MaskBatch(Masker(detect(tiny()))),
+        str(tmp_path / "out.parquet"),
+        label="mask",
+        types=masking.column_types(),
+        workers=1,
+    )
     assert pq.read_table(tmp_path / "out.parquet").schema.field("labels").type == pa.list_(pa.int32())
 
 

@@ -49,7 +49,7 @@ class FactsJob:
         self.parser, self.id_path = parser, id_path
 
     def run(self, rows):
-        from . import paths
+        from . import paths, streams
         from .errors import RecordError
 
         facts, examples, errors = [], [], []
@@ -87,7 +87,7 @@ class FactsJob:
                             "answer": (answer or "")[:EXCERPT],
                         }
                     )
-        return (facts, examples), errors, len(rows)
+        return streams.BlockResult((facts, examples), errors, len(rows))
 
 
 def collect(paths_: list[str], stats_options, parser: Parser, **run_options):

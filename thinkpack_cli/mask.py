@@ -19,7 +19,7 @@ opened ``<think>\n``) trains only when neither prompt nor think is masked.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from . import streams
@@ -207,52 +207,31 @@ def column_types() -> dict:
 
 
 @dataclass
-class MaskJob:
-    """The streaming layer's job for tp mask, run in a worker: masks a block, encodes it for the
-    sink, and sends back with it the block's tally and, with ``show``, a view of its first records."""
+class MaskBatch:
+    """tp mask's batch function for ``streams.write_job`` (run in workers): a block's masked
+    records, with its tally and, with ``show``, the token views of its first records beside them."""
 
     masker: Masker
-    encoding: str
-    types: dict | None = None
     show: int = 0
 
-    def run(self, rows):
-        records = [record for _, record, _ in rows]
+    def __call__(self, records: list[dict]) -> streams.Mapped:
         results, tally, views = self.masker.batch(records, self.show)
-        out, errors = [], []
-        for (line, _, _), result in zip(rows, results):
-            if isinstance(result, RecordError):
-                errors.append((line, str(result)))
-            elif result is not None:
-                out.append(result)
-        if self.encoding == "jsonl":
-            data = streams.Pieces([streams.encode_jsonl(out)])
-        else:
-            data = streams.to_table(out, self.types) if self.types and out else out
-        return (data, tally, views), errors, len(out)
+        return streams.Mapped(results, (tally, views))
 
 
-def write(paths: list[str], masker: Masker, output: str | None, *, show: int = 0, **options):
-    """Mask every record of ``paths`` into ``output``: the run's ``Summary``, its tally, and
+@dataclass
+class MaskTotals:
+    """What the main process folds from every block, in input order: the run's tally and the
     views of its first ``show`` records."""
-    sink = streams.open_sink(output, types=column_types())
-    tally: Counter = Counter()
-    views: list = []
 
-    def consume(payload) -> None:
-        data, counts, block_views = payload
-        tally.update(counts)
-        views.extend(block_views[: show - len(views)])
-        sink.write(data)
+    show: int = 0
+    tally: Counter = field(default_factory=Counter)
+    views: list = field(default_factory=list)
 
-    job = MaskJob(masker, sink.encoding, getattr(sink, "types", None), show)
-    try:
-        summary = streams.run_job(paths, job, consume, **options)
-    except BaseException:
-        sink.abort()
-        raise
-    sink.commit()
-    return summary, tally, views
+    def fold(self, side: tuple[Counter, list]) -> None:
+        counts, views = side
+        self.tally.update(counts)
+        self.views.extend(views[: self.show - len(self.views)])
 
 
 def describe(tally: Counter, options: MaskOptions, template: Template) -> list[str]:

@@ -87,7 +87,7 @@ def mask(
 
     Writes input_ids, labels (--ignore-index where masked), attention_mask, id and an audit per record: prompt_tokens, think_tokens, answer_tokens, trained_tokens, truncated. Parquet columns are list<int32>, ready for transformers' Trainer or TRL's SFTTrainer.
     """
-    from .. import console
+    from .. import console, streams
     from .. import mask as masking
 
     template = load_template(tokenizer, template_kwargs, think_tags)
@@ -102,16 +102,19 @@ def mask(
         id_field=id_field,
         keep_fields=keep_fields,
     )
-    summary, tally, views = masking.write(
+    totals = masking.MaskTotals(show)
+    summary = streams.write_job(
         inputs or [],
-        masking.Masker(template, options),
+        masking.MaskBatch(masking.Masker(template, options), show),
         output,
-        show=show,
+        types=masking.column_types(),
+        fold=totals.fold,
         label="mask",
         on_error=on_error,
         workers=workers,
         input_format=input_format,
     )
+    tally, views = totals.tally, totals.views
     for number, (record_id, pieces) in enumerate(views, 1):
         _print_view(console.stderr(), f"record {number}" + ("" if record_id is None else f" (id {record_id})"), pieces)
     summary.finish("mask", skipped, quiet)

@@ -14,6 +14,7 @@ from ..errors import RecordError
 from ..fields import GOLD_FIELDS
 from ..formats import STATUSES, TRUNCATED
 from ..parse import Parser, is_parsed
+from ..streams import BlockResult
 from .options import FAILED, LENGTHS, NO_GRADING, StatsOptions
 
 
@@ -136,7 +137,7 @@ class StatsJob:
                 if _lookup(record, name) is not None:
                     tally.seen[name] = tally.seen.get(name, 0) + 1
             self._add(tally, line, record, failed)
-        return tallies, errors, len(parsed_rows)
+        return BlockResult(tallies, errors, len(parsed_rows))
 
     def _parse(self, record: dict) -> tuple[int, ...]:
         """Parses ``record``; returns the positions of its samples whose output is null (a failed

@@ -34,7 +34,7 @@ from .run import (
 )
 from .sinks import JsonlSink, ParquetSink, Sink, open_sink, output_format, to_table
 from .sources import BLOCK_BYTES, INPUT_FORMATS, PARQUET_ROWS, Block, Source
-from .workers import Job, MapJob, write_pieces
+from .workers import BlockResult, Job, MapJob, Mapped, write_pieces
 
 __all__ = [
     "BLOCK_BYTES",
@@ -44,9 +44,11 @@ __all__ = [
     "PARQUET_ROWS",
     "SHOWN_SKIPPED",
     "Block",
+    "BlockResult",
     "Job",
     "JsonlSink",
     "MapJob",
+    "Mapped",
     "ParquetSink",
     "Pieces",
     "Sink",

@@ -20,7 +20,7 @@ def decode_block(block: Block) -> tuple[list[tuple[int, dict, bytes | None]], li
     if not isinstance(data, bytes):
         records = data.to_pylist()
         return [(i, r, None) for i, r in enumerate(records)], errors, len(records)
-    loads = _loads if _LONG_NUMBER.search(data) else orjson.loads  # one scan spares the rest of the blocks
+    loads = _loads if _has_long_number(data) else orjson.loads  # one scan spares the rest of the blocks
     lines = data.split(b"\n")
     for offset, raw in enumerate(lines):
         if raw and not raw.isspace():
@@ -38,6 +38,15 @@ def decode_block(block: Block) -> tuple[list[tuple[int, dict, bytes | None]], li
 
 # 19 digits in a row may be an integer beyond 64 bits, which orjson reads as a float.
 _LONG_NUMBER = re.compile(rb"\d{19}")
+# A block is scanned with digits mapped to NUL (which JSON text cannot hold raw) and a plain substring
+# search: ten times faster than the regex, which cost more than decoding the block.
+_DIGITS_TO_NUL = bytes.maketrans(b"0123456789", b"\0" * 10)
+_NULS = b"\0" * 19
+
+
+def _has_long_number(data: bytes) -> bool:
+    """Whether ``data`` may hold a 19-digit run (a raw NUL, invalid JSON anyway, only costs the slow path)."""
+    return data.translate(_DIGITS_TO_NUL).find(_NULS) >= 0
 
 
 def _loads(raw: bytes) -> Any:

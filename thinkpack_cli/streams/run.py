@@ -121,12 +121,13 @@ def run_job(
     direct_fd: int | None = None,
     direct_name: str = "stdout",
     with_line: bool = False,
+    fold: Callable[[Any], None] | None = None,
 ) -> Summary:
     """Run ``job`` over every record of ``paths`` and hand each block's payload,
     in input order, to ``consume`` (with ``with_line``, also the block's first line
     number, so line offsets in a payload become lines of the input; or, given ``direct_fd``, let the workers
-    write encoded payloads there themselves; ``direct_name`` names it in errors). Raises ``InputError`` on the first
-    bad record unless ``on_error`` is ``skip``."""
+    write encoded payloads there themselves; ``direct_name`` names it in errors), and its side value, if any,
+    to ``fold``. Raises ``InputError`` on the first bad record unless ``on_error`` is ``skip``."""
     check_inputs(paths, on_error, input_format)
     sources = [Source(p, input_format) for p in (paths or ["-"])]
     summary = Summary()
@@ -151,6 +152,8 @@ def run_job(
             summary.skipped.extend((block.source, first + offset, reason) for offset, reason in errors)
         if payload is not None:
             consume(payload, first) if with_line else consume(payload)
+        if fold is not None and result.side is not None:
+            fold(result.side)
 
     pool, worker = None, WorkerState(job, on_error == "fail")
     if workers > 1 and len(head) > 1:
@@ -220,17 +223,29 @@ def _stop_workers(pool, writer: TurnWriter | None, grace: float = 5.0) -> None:
             process.kill()
 
 
-def write_job(paths: list[str], job_fn, output: str | None, *, label: str, **options) -> Summary:
-    """Map every record with ``job_fn`` and write the results to ``output``."""
-    sink = open_sink(output)
+def write_job(
+    paths: list[str],
+    fn,
+    output: str | None,
+    *,
+    label: str,
+    types: dict | None = None,
+    fold: Callable[[Any], None] | None = None,
+    **options,
+) -> Summary:
+    """Map every record with the batch function ``fn`` (see ``MapJob``) and write the results to
+    ``output``: tp parse, steer and mask. ``types``: Arrow types of the columns ``fn`` owns, for
+    Parquet; ``fold``: given each block's side value, in input order, when ``fn`` returns ``Mapped``."""
+    sink = open_sink(output, types)
     try:
         summary = run_job(
             paths,
-            MapJob(job_fn, sink.encoding),
+            MapJob(fn, sink.encoding, types),
             sink.write,
             label=label,
             direct_fd=sink.fd,
             direct_name=sink.name,
+            fold=fold,
             **options,
         )
     except BaseException:

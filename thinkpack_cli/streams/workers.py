@@ -15,43 +15,72 @@ from .sources import Block
 
 
 class Job(Protocol):
-    """A command's work on one block of records, run inside a worker process.
+    """A command's work on one block of records, run inside a worker process: the block's
+    ``BlockResult`` (its payload, encoded JSONL as ``Pieces``, an Arrow table, records or a partial
+    aggregate; the records it rejected; how many it produced; and any side value)."""
 
-    Returns the block's payload (encoded JSONL as ``Pieces``, records, or a partial
-    aggregate), the records it rejected as ``(line offset, reason)``, and how many
-    records it produced.
-    """
+    def run(self, rows: list[tuple[int, dict, bytes | None]]) -> BlockResult: ...
 
-    def run(self, rows: list[tuple[int, dict]]) -> tuple[Any, list[tuple[int, str]], int]: ...
+
+@dataclass(slots=True)
+class BlockResult:
+    """What a job makes of one block, and what a worker sends back for it (the payload only when
+    the main process writes it; ``read`` and ``lines`` are filled in by ``work``)."""
+
+    payload: Any
+    errors: list[tuple[int, str]]  # (line offset in the block, reason), in order
+    produced: int
+    side: Any = None  # a small value beside the data (tp mask's tally and views), folded in input order
+    read: int = 0  # records and bad lines
+    lines: int = 0  # the lines (or rows) the block spans
+
+
+@dataclass(slots=True)
+class Mapped:
+    """What a batch function returns when it has, beside its results, a small value for the
+    whole run (tp mask's tally and token views): ``write_job`` hands each block's ``side`` to its
+    ``fold``, in input order, while the results are written like any other."""
+
+    results: list
+    side: Any
 
 
 @dataclass
 class MapJob:
     """Maps records one to one with ``fn`` and encodes them for the sink.
 
-    ``fn`` takes a list of records and returns, for each, the new record or a
-    ``RecordError``: batch-shaped, so it can tokenize a whole block at once. An
-    ``fn`` that only adds fields says which in ``fn.appended_fields``; those are
-    then appended to the record's original JSON line, so every other field
-    passes through byte for byte and is not encoded again.
+    ``fn`` takes a list of records and returns, for each, the new record, a ``RecordError``, or
+    None to leave it out (counted neither written nor skipped: tp mask's ``--overflow drop``);
+    as a list, or as ``Mapped`` with a side value. Batch-shaped, so it can tokenize a whole block
+    at once. An ``fn`` that only adds fields says which in ``fn.appended_fields``; those are
+    then appended to the record's original JSON line, so every other field passes through byte
+    for byte and is not encoded again. ``types``: Arrow types of the columns ``fn`` owns.
     """
 
-    fn: Callable[[list[dict]], list[dict | RecordError]]
+    fn: Callable[[list[dict]], list[dict | RecordError | None] | Mapped]
     encoding: str = "jsonl"
+    types: dict | None = None
 
-    def run(self, rows):
+    def run(self, rows) -> BlockResult:
         appended = getattr(self.fn, "appended_fields", None) if self.encoding == "jsonl" else None
         # A record that already holds one of those fields is encoded whole, or it would hold it twice.
         fresh = [
             appended is not None and raw is not None and not any(k in record for k in appended)
             for _, record, raw in rows
         ]
-        results = self.fn([record for _, record, _ in rows])
+        results, side = self.fn([record for _, record, _ in rows]), None
+        if isinstance(results, Mapped):
+            results, side = results.results, results.side
         out, errors = (Pieces() if self.encoding == "jsonl" else []), []
+        produced = 0
         for (line, _, raw), append, result in zip(rows, fresh, results):
+            if result is None:
+                continue
             if isinstance(result, RecordError):
                 errors.append((line, str(result)))
-            elif self.encoding != "jsonl":
+                continue
+            produced += 1
+            if self.encoding != "jsonl":
                 out.append(result)  # records, for a table built below
             elif append:
                 out.extend(append_fields(raw, dumps({k: result[k] for k in appended})))
@@ -59,8 +88,8 @@ class MapJob:
                 out.append(dumps(result) + b"\n")
         # JSONL leaves as a list of byte pieces: written with writev, never joined into one copy;
         # Parquet as an Arrow table built here, in the worker.
-        payload = to_table(out) if self.encoding == "arrow" and out else out
-        return payload, errors, len(results) - len(errors)
+        payload = to_table(out, self.types) if self.encoding == "arrow" and out else out
+        return BlockResult(payload, errors, produced, side)
 
 
 @dataclass
@@ -82,31 +111,23 @@ def init_worker(worker: WorkerState, parent: int | None = None) -> None:
         interrupts.bind_worker(parent)
 
 
-@dataclass(slots=True)
-class BlockResult:
-    """What a worker sends back for one block (its payload only when the main process writes it)."""
-
-    payload: Any
-    errors: list[tuple[int, str]]  # (line offset in the block, reason), in order
-    read: int  # records and bad lines
-    produced: int
-    lines: int  # the lines (or rows) the block spans
-
-
 def work(block: Block, seq: int) -> BlockResult:
-    payload, errors, read, produced, lines = None, [], 0, 0, 0
+    result, errors, read, lines = None, [], 0, 0
     try:
         rows, errors, lines = decode_block(block)
         read = len(rows) + len(errors)
-        payload, rejected, produced = _worker.job.run(rows)
-        if rejected:
-            errors = sorted(errors + rejected)
+        result = _worker.job.run(rows)
+        if result.errors:
+            errors = sorted(errors + result.errors)
     finally:
         if _worker.writer is not None:
             # The turn is passed on even when this block failed, or the workers behind it would wait forever.
-            stop = payload is None or (bool(errors) and _worker.stop_on_error)
-            _worker.writer.write_in_turn(seq, None if stop else payload)
-    return BlockResult(None if _worker.writer is not None else payload, errors, read, produced, lines)
+            stop = result is None or (bool(errors) and _worker.stop_on_error)
+            _worker.writer.write_in_turn(seq, None if stop else result.payload)
+    result.errors, result.read, result.lines = errors, read, lines
+    if _worker.writer is not None:
+        result.payload = None  # written already: only the accounting goes back
+    return result
 
 
 _IOV_MAX = 1024  # the most buffers one writev takes on Linux

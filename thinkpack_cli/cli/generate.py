@@ -27,7 +27,7 @@ GENERATE_EPILOG = """[b]Examples[/b]
   tp generate qa.jsonl -o out.jsonl --model Qwen/Qwen3-8B --adapter ./answer-lora --hybrid --max-think-tokens 2048
   tp generate qa.jsonl -o out.jsonl --model Qwen/Qwen3-8B --min-think-tokens 512 --max-waits 2 --n 4 --temperature 0.6 --seed 0
   tp generate qa.jsonl -o out.jsonl --backend openai --base-url http://localhost:8000/v1 --model base --adapter answer-lora --hybrid -t Qwen/Qwen3-8B
-  tp generate qa.jsonl -o out.jsonl --backend openai --base-url http://gpu1:8000/v1 --base-url http://gpu2:8000/v1 --model Qwen/Qwen3-8B -t Qwen/Qwen3-8B
+  tp generate qa.jsonl -o out.jsonl --backend openai --base-url http://gpu1:8000/v1 --base-url http://gpu2:8000/v1 --model base -t Qwen/Qwen3-8B
 
 A hybrid run: the base model writes the reasoning, the adapter the answer (vLLM serves both with --enable-lora --lora-modules answer-lora=PATH).
 """

@@ -1,6 +1,9 @@
 """Tokenizers and chat templates: loading, rendering a generation prompt, counting tokens.
 
-transformers is imported here only, and only when a command is given ``--tokenizer``.
+A local folder that light_tokenizer.py can serve exactly loads without transformers (its import and
+``AutoTokenizer`` were most of ``tp mask``'s start-up); anything else loads through transformers, which
+is imported here only, and only then. ``TP_TOKENIZER=transformers`` forces transformers (the tests
+compare both paths with it).
 """
 
 from __future__ import annotations
@@ -19,6 +22,17 @@ _ROUND_TRIP = "Hello, world! 2 + 2 = 4; héllo 漢字"  # every real tokenizer g
 def load(name_or_path: str) -> Any:
     """A tokenizer from a local folder, or a hub name when online."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # tp forks its own workers
+    tokenizer = None
+    if os.environ.get("TP_TOKENIZER") != "transformers":
+        from . import light_tokenizer
+
+        tokenizer = light_tokenizer.load(name_or_path)
+    if tokenizer is None:
+        tokenizer = _auto_tokenizer(name_or_path)
+    return sandbox.bound(_checked(tokenizer, name_or_path))
+
+
+def _auto_tokenizer(name_or_path: str) -> Any:
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # not "PyTorch was not found": tp needs no torch here
     try:
         from transformers import AutoTokenizer
@@ -36,12 +50,16 @@ def load(name_or_path: str) -> Any:
             raise _no_vocabulary(name_or_path, "no vocabulary file") from None  # newer transformers raise here
         first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise UsageError(f"cannot load tokenizer {name_or_path!r}: {first_line}") from None
+    return tokenizer
+
+
+def _checked(tokenizer: Any, name_or_path: str) -> Any:
     # A folder with tokenizer_config.json alone loads (in older transformers) as an empty vocabulary
     # that encodes everything to nothing (or garbage): a tokenizer must give a text back from its ids.
     ids = token_ids(tokenizer, [_ROUND_TRIP])[0]
     if not ids or tokenizer.decode(ids) != _ROUND_TRIP:
         raise _no_vocabulary(name_or_path, f"{len(tokenizer)} tokens")
-    return sandbox.bound(tokenizer)
+    return tokenizer
 
 
 def _no_vocabulary(name_or_path: str, why: str) -> UsageError:

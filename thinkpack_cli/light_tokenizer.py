@@ -1,0 +1,456 @@
+"""A tokenizer folder served without importing transformers, where that gives transformers' own answers.
+
+Importing transformers and ``AutoTokenizer.from_pretrained`` cost ``tp mask`` ~2.5 s of start-up;
+``tokenizers`` and ``jinja2`` cost ~0.1 s. ``load(folder)`` builds the Rust tokenizer as transformers
+5 would build it from the folder, and renders the chat template in a sandboxed Jinja environment set
+up as transformers sets up its own, or returns None, and the caller loads ``AutoTokenizer``.
+
+What the folder holds decides, never a model name. It is served when transformers would load its
+``tokenizer.json`` through ``TokenizersBackend`` as written (``tokenizer_class``
+``PreTrainedTokenizerFast`` or ``TokenizersBackend``, or ``LlamaTokenizer`` over a ByteLevel file)
+or through ``Qwen2Tokenizer``, whose rebuild of the pipeline (its pre-tokenizer regex, NFC, a plain
+BPE) is redone here; with ``tokenizer_config.json`` beside it, no ``config.json`` (with one,
+AutoTokenizer picks the class from the model type), no remote code, no padding or truncation baked
+into the file, and every added token where transformers puts it. Anything else (sentencepiece or
+tiktoken files only, other classes, a hub name) falls back. tests/test_light_tokenizer.py compares
+both paths on every folder of ../shared/tokenizers.
+
+Reproduced from transformers 5.24.0: ``tokenization_utils_base`` (``_from_pretrained``'s special and
+added tokens, chat templates from ``chat_template.jinja``, ``additional_chat_templates/`` or the
+config, ``get_chat_template``, ``apply_chat_template``), ``tokenization_utils_tokenizers``
+(``TokenizersBackend.__init__``), ``models/qwen2/tokenization_qwen2.py`` and
+``utils/chat_template_utils.py`` (``_cached_compile_jinja_template``, ``render_jinja_template``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+from collections.abc import Mapping
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+SPECIAL = ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token")
+AS_WRITTEN = {"PreTrainedTokenizerFast", "TokenizersBackend"}
+QWEN2 = {"Qwen2Tokenizer", "Qwen2TokenizerFast"}
+QWEN2_REGEX = r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
+QWEN2_DEFAULTS = {"unk_token": "<|endoftext|>", "eos_token": "<|endoftext|>", "pad_token": "<|endoftext|>"}
+REASONING_FIELDS = ("reasoning_content", "thinking", "reasoning")  # transformers aliases them to each other
+
+
+def load(path: str) -> LightTokenizer | None:
+    """The tokenizer of folder ``path`` as transformers would load it, or None where that cannot be exact."""
+    config = _servable_config(path)
+    if config is None:
+        return None
+    from tokenizers import AddedToken, Tokenizer
+
+    try:
+        backend = Tokenizer.from_file(os.path.join(path, "tokenizer.json"))
+    except Exception:  # tokenizers raises a bare Exception for a file it cannot read: transformers says why
+        return None
+    if backend.truncation is not None or backend.padding is not None:
+        return None  # transformers resets them for each call; tp's batched encodes would keep them
+    qwen2 = config["tokenizer_class"] in QWEN2
+    if qwen2 and not _rebuild_as_qwen2(backend, config):
+        return None
+    if config.get("clean_up_tokenization_spaces") and type(backend.model).__name__ != "BPE":
+        return None  # transformers' decode cleans spaces then; tp's labels need decode exact
+    in_file = backend.get_added_tokens_decoder()
+    if "added_tokens_decoder" in config:
+        decoder = {int(i): AddedToken(**_token_fields(t)) for i, t in config["added_tokens_decoder"].items()}
+        if qwen2 and any(decoder.get(i, None) is None or str(decoder[i]) != str(t) for i, t in in_file.items()):
+            return None  # Qwen2Tokenizer starts from the config's added tokens alone: the file's others go
+    elif any(os.path.exists(os.path.join(path, f)) for f in ("special_tokens_map.json", "added_tokens.json")):
+        return None  # transformers' legacy merge of those files
+    else:
+        decoder = dict(in_file)
+    named = _named_tokens(
+        {**QWEN2_DEFAULTS, **config} if qwen2 else config, {str(t): t for t in decoder.values()}, AddedToken
+    )
+    extra = _extra_tokens(config, AddedToken)
+    if named is None or extra is None:
+        return None
+    _add_tokens(backend, decoder, named, extra, AddedToken)
+    if qwen2:  # Qwen2Tokenizer.__init__'s last step: every special token, as a special token
+        backend.add_tokens([AddedToken(t, special=True) for t in _all_special(named, extra)])
+    if any(backend.token_to_id(str(t)) != i for i, t in decoder.items()):
+        return None  # an added token did not land on the id the config gives it
+    backend.encode_special_tokens = bool(config.get("split_special_tokens", False))
+    if backend.post_processor is None:  # TokenizersBackend.update_post_processor, bos and eos off
+        from tokenizers import processors
+
+        backend.post_processor = processors.TemplateProcessing(single="$A:0", pair="$A:0 $B:1", special_tokens=[])
+    template = _chat_template(path, config)
+    return LightTokenizer(path, backend, {k: str(v) for k, v in named.items() if v is not None}, template)
+
+
+def _servable_config(path: str) -> dict | None:
+    if not os.path.isdir(path) or os.path.exists(os.path.join(path, "config.json")):
+        return None
+    if not os.path.isfile(os.path.join(path, "tokenizer.json")):
+        return None
+    try:
+        with open(os.path.join(path, "tokenizer_config.json"), encoding="utf-8") as f:
+            config = json.load(f)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(config, dict) or "auto_map" in config or "fast_tokenizer_files" in config:
+        return None
+    cls = config.get("tokenizer_class")
+    if cls in ("LlamaTokenizer", "LlamaTokenizerFast"):  # AutoTokenizer loads a ByteLevel file as written
+        with open(os.path.join(path, "tokenizer.json"), encoding="utf-8") as f:
+            cls = "TokenizersBackend" if '"ByteLevel"' in f.read() else cls
+        config = {**config, "tokenizer_class": cls}
+    return config if cls in AS_WRITTEN or cls in QWEN2 else None
+
+
+def _rebuild_as_qwen2(backend, config: dict) -> bool:
+    """``backend`` with the pipeline Qwen2Tokenizer.__init__ builds around the file's vocabulary and merges."""
+    from tokenizers import Regex, decoders, normalizers, pre_tokenizers
+
+    if type(backend.model).__name__ != "BPE":
+        return False
+    model = backend.model
+    model.dropout, model.unk_token, model.continuing_subword_prefix, model.end_of_word_suffix = None, None, "", ""
+    model.fuse_unk, model.byte_fallback, model.ignore_merges = False, False, False
+    backend.decoder = decoders.ByteLevel()
+    backend.normalizer = normalizers.NFC()
+    backend.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(QWEN2_REGEX), behavior="isolated", invert=False),
+            pre_tokenizers.ByteLevel(add_prefix_space=bool(config.get("add_prefix_space") or False), use_regex=False),
+        ]
+    )
+    return True
+
+
+def _token_fields(t: Any) -> dict:
+    return {k: v for k, v in t.items() if k != "__type"}
+
+
+def _token(value: Any, AddedToken) -> Any:
+    """A special token as transformers keeps it: a string, an AddedToken, or None if it is neither."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and value.get("__type") == "AddedToken":
+        return AddedToken(**_token_fields(value))
+    return None
+
+
+def _named_tokens(config: dict, by_text: dict, AddedToken) -> dict | None:
+    """bos_token … mask_token, then the model's own ``*_token`` names, as transformers keeps them."""
+    named, own = {}, config.get("extra_special_tokens")
+    own = [
+        *((k, v) for k, v in config.items() if k not in SPECIAL and k.endswith("_token")),
+        *(own.items() if isinstance(own, dict) else ()),
+    ]
+    for key in SPECIAL:
+        if config.get(key) is not None:
+            token = _token(config[key], AddedToken)
+            if token is None:
+                return None  # transformers refuses it
+            named[key] = by_text.get(str(token), token)
+    for key, value in own:
+        token = _token(value, AddedToken)
+        if token is not None:  # add_bos_token and other flags end in _token too
+            named[key] = token
+    return named
+
+
+def _extra_tokens(config: dict, AddedToken) -> list | None:
+    """extra_special_tokens as a list, else the older additional_special_tokens."""
+    extra = config.get("extra_special_tokens")
+    tokens = [
+        _token(t, AddedToken)
+        for t in (extra if isinstance(extra, list) and extra else config.get("additional_special_tokens") or [])
+    ]
+    return None if any(t is None for t in tokens) else tokens
+
+
+def _all_special(named: dict, extra: list) -> list[str]:
+    return list(dict.fromkeys(str(t) for t in [*named.values(), *extra] if t is not None))
+
+
+def _add_tokens(backend, decoder: dict, named: dict, extra: list, AddedToken) -> None:
+    """TokenizersBackend.__init__'s additions: the config's added tokens, then special tokens it lacks."""
+    tokens = [t for _, t in sorted(decoder.items())]
+    encoder = {str(t) for t in backend.get_added_tokens_decoder().values()} | {str(t) for t in tokens}
+    for value in [*named.values(), *extra]:
+        if str(value) not in encoder and value not in tokens:
+            tokens.append(value)
+    all_named = {str(t) for t in named.values()}
+    added = []
+    for token in tokens:
+        if isinstance(token, str):
+            token = AddedToken(token, special=True)
+        elif not token.special and str(token) in all_named:
+            token.special = True
+        added.append(token)
+    if added:
+        backend.add_tokens(added)
+
+
+def _chat_template(path: str, config: dict) -> str | dict | None:
+    """chat_template.jinja and additional_chat_templates/*.jinja before the config's own."""
+    templates = {}
+    if os.path.isfile(os.path.join(path, "chat_template.jinja")):
+        templates["default"] = _read(os.path.join(path, "chat_template.jinja"))
+    folder = os.path.join(path, "additional_chat_templates")
+    if os.path.isdir(folder):
+        for name in sorted(os.listdir(folder)):
+            if name.endswith(".jinja"):
+                templates[name.removesuffix(".jinja")] = _read(os.path.join(folder, name))
+    if templates:
+        return templates["default"] if list(templates) == ["default"] else templates
+    template = config.get("chat_template")
+    if isinstance(template, (list, tuple)):
+        return {t["name"]: t["template"] for t in template}
+    return template
+
+
+def _read(path: str) -> str:
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
+class LightTokenizer:
+    """The part of transformers' tokenizer API tp uses, over a ``tokenizers.Tokenizer``."""
+
+    def __init__(self, path: str, backend, special_tokens_map: dict[str, str], chat_template):
+        self.name_or_path = path
+        self.backend_tokenizer = backend
+        self.special_tokens_map = special_tokens_map
+        self.chat_template = chat_template
+
+    def __getattr__(self, name: str):  # bos_token, eos_token, …: None where the folder names none
+        if name.endswith("_token"):
+            return self.special_tokens_map.get(name)
+        raise AttributeError(name)
+
+    def __len__(self) -> int:
+        return self.backend_tokenizer.get_vocab_size(with_added_tokens=True)
+
+    @property
+    def added_tokens_decoder(self) -> dict:
+        return self.backend_tokenizer.get_added_tokens_decoder()
+
+    def __call__(self, text, add_special_tokens: bool = True, return_offsets_mapping: bool = False) -> dict:
+        single = isinstance(text, str)
+        encodings = self.backend_tokenizer.encode_batch(
+            [text] if single else list(text), add_special_tokens=add_special_tokens
+        )
+        out = {"input_ids": [e.ids for e in encodings], "attention_mask": [e.attention_mask for e in encodings]}
+        if return_offsets_mapping:
+            out["offset_mapping"] = [e.offsets for e in encodings]
+        return {k: v[0] for k, v in out.items()} if single else out
+
+    def encode(self, text: str, add_special_tokens: bool = True) -> list[int]:
+        return self.backend_tokenizer.encode(text, add_special_tokens=add_special_tokens).ids
+
+    def decode(self, ids, skip_special_tokens: bool = False) -> str:
+        return self.backend_tokenizer.decode(list(ids), skip_special_tokens=skip_special_tokens)
+
+    def convert_tokens_to_ids(self, token: str) -> int | None:
+        return self.backend_tokenizer.token_to_id(token)
+
+    def get_chat_template(self, chat_template: str | None = None, tools: list | None = None) -> str:
+        templates = self.chat_template
+        if isinstance(templates, dict):
+            if chat_template is not None and chat_template in templates:
+                return templates[chat_template]
+            if chat_template is None:
+                if tools is not None and "tool_use" in templates:
+                    return templates["tool_use"]
+                if "default" in templates:
+                    return templates["default"]
+                raise ValueError(
+                    "This model has multiple chat templates with no default specified! Please either pass a chat "
+                    "template or the name of the template you wish to use to the `chat_template` argument. Available "
+                    f"template names are {sorted(templates.keys())}."
+                )
+        if chat_template is None:
+            if templates is None:
+                raise ValueError(
+                    "Cannot use chat template functions because tokenizer.chat_template is not set and no template "
+                    "argument was passed! For information about writing templates and setting the "
+                    "tokenizer.chat_template attribute, please see the documentation at "
+                    "https://huggingface.co/docs/transformers/main/en/chat_templating"
+                )
+            return templates
+        return chat_template
+
+    def apply_chat_template(
+        self,
+        conversation,
+        tools: list | None = None,
+        documents: list | None = None,
+        chat_template: str | None = None,
+        add_generation_prompt: bool = False,
+        tokenize: bool = True,
+        return_dict: bool = True,
+        **kwargs,
+    ):
+        """transformers' ``apply_chat_template`` for the text (``tokenize=False``) or its plain token ids."""
+        unsupported = sorted(
+            {"continue_final_message", "return_assistant_tokens_mask", "tokenizer_kwargs"} & set(kwargs)
+        )
+        if unsupported:  # transformers' own arguments: never template variables
+            raise TypeError(
+                f"the light tokenizer does not take {', '.join(unsupported)} (TP_TOKENIZER=transformers does)"
+            )
+        template = self.get_chat_template(chat_template, tools)
+        if isinstance(conversation, (list, tuple)) and len(conversation) == 0:
+            raise ValueError("Cannot apply chat template to an empty conversation. Provide at least one message.")
+        batched = isinstance(conversation, (list, tuple)) and (
+            isinstance(conversation[0], (list, tuple)) or hasattr(conversation[0], "messages")
+        )
+        chats = [_normalize(c) for c in (conversation if batched else [conversation])]
+        texts = render(chats, template, tools, documents, add_generation_prompt, {**self.special_tokens_map, **kwargs})
+        if not tokenize:
+            return texts if batched else texts[0]
+        out = self(texts if batched else texts[0], add_special_tokens=False)
+        return out if return_dict else out["input_ids"]
+
+
+def _normalize(conversation) -> list[dict]:
+    """Message objects to dicts, and a message's None-valued keys dropped (transformers 5.24 drops them)."""
+    messages = _to_dicts(getattr(conversation, "messages", conversation))
+    for m in messages:
+        if not isinstance(m, dict):
+            raise TypeError(f"Chat messages should be dicts, dataclasses or pydantic models, but got {m!r}.")
+    return [{k: v for k, v in m.items() if v is not None} for m in messages]
+
+
+def _to_dicts(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _to_dicts(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_to_dicts(v) for v in value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _to_dicts(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if callable(getattr(value, "model_dump", None)):
+        return _to_dicts(value.model_dump())
+    return value
+
+
+def _plain(value: Any) -> Any:
+    """What the template may see: plain JSON types, anything else an inert ``<TypeName>``."""
+    if value is None or type(value) in (str, int, float, bool):
+        return value
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, int):
+        return int.__int__(value)
+    if isinstance(value, float):
+        return float.__float__(value)
+    if isinstance(value, Mapping):
+        return {_plain(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_plain(v) for v in value)
+    numpy = sys.modules.get("numpy")  # a numpy scalar exists only where numpy is imported
+    if numpy is not None and isinstance(value, numpy.generic):
+        return _plain(value.item())
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if callable(getattr(value, "model_dump", None)):
+        return _plain(value.model_dump())
+    return f"<{type(value).__name__}>"
+
+
+def render(chats, template, tools, documents, add_generation_prompt, kwargs) -> list[str]:
+    """transformers' ``render_jinja_template``, less what tp never asks for (assistant masks, prefill)."""
+    compiled = _compile(template)
+    if tools is not None and not all(isinstance(t, dict) for t in tools):
+        raise ValueError("the light tokenizer takes tools as JSON schemas (dicts)")
+    if documents is not None and not all(isinstance(d, dict) for d in documents):
+        raise TypeError("Documents should be a list of dicts with 'title' and 'text' keys!")
+    tools, documents, kwargs = _plain(tools), _plain(documents), _plain(kwargs)
+    out = []
+    for chat in chats:
+        chat = [_aliased(m) for m in _plain(chat)]
+        out.append(
+            compiled.render(
+                messages=chat, tools=tools, documents=documents, add_generation_prompt=add_generation_prompt, **kwargs
+            )
+        )
+    return out
+
+
+def _aliased(message: dict) -> dict:
+    """``reasoning_content`` from older names, and ``thinking`` for the templates that read that."""
+    reasoning = next((message[k] for k in REASONING_FIELDS if message.get(k) is not None), None)
+    return {"thinking": reasoning, **message, "reasoning_content": reasoning} if reasoning is not None else message
+
+
+@lru_cache
+def _compile(template: str):
+    """The template in transformers' sandboxed environment: its options, extension, filter and globals."""
+    import jinja2
+    import jinja2.ext
+    import jinja2.nodes
+    import jinja2.utils
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    if tuple(int(p) for p in jinja2.__version__.split(".")[:3] if p.isdigit()) < (3, 1, 6):
+        raise ImportError(f"chat templates need jinja2>=3.1.6 (sandbox escapes before it); found {jinja2.__version__}")
+
+    class Generation(jinja2.ext.Extension):
+        """``{% generation %}…{% endgeneration %}``: renders its body (transformers tracks it for assistant masks)."""
+
+        tags = {"generation"}
+
+        def parse(self, parser):
+            lineno = next(parser.stream).lineno
+            body = parser.parse_statements(["name:endgeneration"], drop_needle=True)
+            return jinja2.nodes.CallBlock(self.call_method("_body"), [], [], body).set_lineno(lineno)
+
+        def _body(self, caller):
+            return caller()
+
+    def raise_exception(message):
+        raise jinja2.exceptions.TemplateError(message)
+
+    def tojson(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False):
+        return json.dumps(x, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
+
+    def strftime_now(format):
+        return datetime.now().strftime(format)
+
+    class TemplateDict:  # dict() without attribute access to break out through
+        def __call__(self, *args, **kwargs):
+            return dict(*args, **kwargs)
+
+        def fromkeys(self, *args, **kwargs):
+            return dict.fromkeys(*args, **kwargs)
+
+    class TemplateNamespace(jinja2.utils.Namespace):  # no underscore-prefixed attributes
+        def __init__(*args, **kwargs):
+            self, args = args[0], args[1:]
+            attrs = dict(*args, **kwargs)
+            for name in attrs:
+                TemplateNamespace._check_name(name)
+            jinja2.utils.Namespace.__init__(self, attrs)
+
+        def __setitem__(self, name, value):
+            TemplateNamespace._check_name(name)
+            jinja2.utils.Namespace.__setitem__(self, name, value)
+
+        @staticmethod
+        def _check_name(name):
+            if isinstance(name, str) and name.startswith("_"):
+                raise jinja2.exceptions.SecurityError(
+                    f"Chat templates cannot store underscore-prefixed attributes on a namespace, but got {name!r}. "
+                    "Please rename the attribute."
+                )
+
+    env = ImmutableSandboxedEnvironment(
+        trim_blocks=True, lstrip_blocks=True, extensions=[Generation, jinja2.ext.loopcontrols]
+    )
+    env.filters["tojson"] = tojson
+    env.globals.update(raise_exception=raise_exception, strftime_now=strftime_now, dict=TemplateDict())
+    env.globals["namespace"] = TemplateNamespace
+    return env.from_string(template)

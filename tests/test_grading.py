@@ -81,6 +81,56 @@ MATH_CASES = [
 ]
 
 
+# Golds written as Python (sympy) expressions, as reasoning-gym writes them (these golds are from
+# ../shared/corpus/reasoning_gym_eval_*.jsonl): read as the expressions they are, not as LaTeX, where
+# `**` is no power. Nine cases were graded the other way before (`2**10` read as 2, a wrong
+# antiderivative "+ C" right); wrong_power and python_answer_wrong guard the rule from making wrong right.
+PYTHON_GOLD_CASES = [
+    ("latex_antiderivative", r"\(6X^9 - \frac{2X^6}{5} - 5X^5 - X + C\)", "6*X**9 - 2*X**6/5 - 5*X**5 - X + C", True),
+    (
+        "wrong_coefficient",
+        "-9*X**9/7 + 3*X**8 + 9*X**7 + 7*X**4 + C",
+        "-6*X**9/7 + 3*X**8 + 9*X**7/2 + 7*X**4 + C",
+        False,
+    ),
+    ("wrong_power", r"$\frac{2}{3}(4x + 8)^{5/2} + C$", "2*(4*x + 8)**(3/2)/3 + C", False),
+    ("power_read_as_power", "$2^{10}$", "2**10", True),
+    ("power_is_not_its_base", "$2$", "2**10", False),
+    ("exp_and_trig", r"$\frac{e^x(\sin x - \cos x)}{2} + C$", "exp(x)*sin(x)/2 - exp(x)*cos(x)/2 + C", True),
+    ("function_then_factor", r"The answer is $3\sin^2 x$", "sin(x)**2*3", True),  # not sin(3x)**2
+    ("python_log_is_natural", r"The answer is $2\ln(x)$", "log(x)*2", True),  # LaTeX \log is base 10 to Math-Verify
+    ("boxed_python_answer", r"\boxed{1 + x**2}", "x**2 + 1", True),
+    ("implicit_product", r"\boxed{-5X**4 + (1/7)X**2 + C}", "-5*X**4 + X**2/7 + C", True),
+    ("python_answer_wrong", r"\boxed{x**3}", "x**2 + 1", False),
+]
+
+
+@pytest.mark.parametrize(
+    "pred, gold, expected", [c[1:] for c in PYTHON_GOLD_CASES], ids=[c[0] for c in PYTHON_GOLD_CASES]
+)
+def test_python_syntax_golds_and_answers_are_read_as_expressions(math_grader, pred, gold, expected):
+    assert math_grader.grade([(pred, gold)]) == [expected]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["__import__('os').system('touch pwned')", "x.__class__*2", "getattr(x, 'y')*2", "open(1)*2", "[x]*2", "x_1**2"],
+)
+def test_python_syntax_reader_reads_nothing_but_arithmetic(text, tmp_path, monkeypatch):
+    """Proves sympy's evaluating parser never sees a name, attribute, string or bracket outside arithmetic."""
+    from thinkpack_cli.python_math import to_latex
+
+    monkeypatch.chdir(tmp_path)
+    assert to_latex(text) is None and not (tmp_path / "pwned").exists()
+
+
+def test_a_python_power_tower_is_not_evaluated():
+    """Proves ``9**9**9**9`` (a gold or an answer) is read unevaluated, at once, not computed."""
+    from thinkpack_cli.python_math import to_latex
+
+    assert to_latex("9**9**9**9") == "9^{9^{9^{9}}}"
+
+
 @pytest.fixture(scope="module")
 def math_grader():
     with Grader("math", workers=2) as grader:

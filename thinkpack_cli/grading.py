@@ -20,7 +20,7 @@ from functools import lru_cache
 from multiprocessing.connection import Connection, wait
 from typing import Any, NamedTuple
 
-from . import answers, interrupts
+from . import answers, interrupts, python_math
 
 GRADERS = ("math", "exact")
 # Grade statuses: why a sample is right or wrong.
@@ -147,15 +147,21 @@ def expression_inputs(region: str, contained: bool, gold: str) -> tuple[str, str
     """What the rule hands Math-Verify: the gold's text (read as ``GOLD``), the prediction's text
     and how it is read. Outside a container, the whole answer as a prediction (boxed first);
     inside one, the container's answer alone, read like a gold."""
+    text = answers.text_answer(region, contained)
+    if text is not None and python_math.to_latex(text) is not None:  # boxed, phrased or contained Python syntax
+        return _as_math(gold), _as_math(text), GOLD
     if not contained:
         return _as_math(gold), region, PREDICTION
-    text = answers.text_answer(region, True)
     if text is not None and answers.last_boxed(region) is None and answers.has_math_delimiters(region):
         text = region  # \(…\) or $…$ inside the container: Math-Verify finds it
     return _as_math(gold), None if text is None else _as_math(text), GOLD
 
 
 def _as_math(text: str) -> str:
+    """``text`` as Math-Verify reads a gold: LaTeX math; Python syntax (``x**2``) in the LaTeX it stands for."""
+    python = python_math.to_latex(text)
+    if python is not None:
+        return f"${python}$"
     return text if answers.has_math_delimiters(text) else f"${text}$"
 
 

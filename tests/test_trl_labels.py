@@ -32,10 +32,10 @@ import pytest
 from labels import multi, single, tool_record
 
 from thinkpack_cli import tokenizer as tokenizers
+from thinkpack_cli.detect import detect
 from thinkpack_cli.markers import unmark_message
 from thinkpack_cli.mask import Masker, MaskOptions, parse_mask
 from thinkpack_cli.records import conversation, tools
-from thinkpack_cli.template import detect
 
 trl_templates = pytest.importorskip("trl.chat_template_utils", reason="trl is in the test extra")
 
@@ -61,7 +61,11 @@ CALLS = {"gpt-oss", "qwen3.6"}  # the TRL families whose templates render tool c
 
 @functools.cache
 def load(tokenizers_dir: Path, family: str):
-    tok = tokenizers.load(str(tokenizers_dir / family))
+    """TRL's side with transformers' own tokenizer, as a TRL user has it; tp's template from tp's loader."""
+    from transformers import AutoTokenizer
+
+    path = str(tokenizers_dir / family)
+    tok = AutoTokenizer.from_pretrained(path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
@@ -70,7 +74,7 @@ def load(tokenizers_dir: Path, family: str):
             return tok, None, None
     if training is None and not trl_templates.has_generation_markers(tok.chat_template):
         return tok, None, None
-    return tok, detect(tok), training or tok.chat_template
+    return tok, detect(tokenizers.load(path)), training or tok.chat_template
 
 
 def test_trl_covers_the_families_expected(tokenizers_dir):

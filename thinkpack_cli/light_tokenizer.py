@@ -38,6 +38,7 @@ AS_WRITTEN = {"PreTrainedTokenizerFast", "TokenizersBackend"}
 QWEN2 = {"Qwen2Tokenizer", "Qwen2TokenizerFast"}
 QWEN2_REGEX = r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
 QWEN2_DEFAULTS = {"unk_token": "<|endoftext|>", "eos_token": "<|endoftext|>", "pad_token": "<|endoftext|>"}
+CLEAN_UP = (" .", " ?", " !", " ,", " ' ", " n't", " 'm", " 's", " 've", " 're")  # clean_up_tokenization's
 REASONING_FIELDS = ("reasoning_content", "thinking", "reasoning")  # transformers aliases them to each other
 
 
@@ -251,8 +252,12 @@ class LightTokenizer:
     def encode(self, text: str, add_special_tokens: bool = True) -> list[int]:
         return self.backend_tokenizer.encode(text, add_special_tokens=add_special_tokens).ids
 
-    def decode(self, ids, skip_special_tokens: bool = False) -> str:
-        return self.backend_tokenizer.decode(list(ids), skip_special_tokens=skip_special_tokens)
+    def decode(self, ids, skip_special_tokens: bool = False, clean_up_tokenization_spaces: bool | None = None) -> str:
+        text = self.backend_tokenizer.decode(list(ids), skip_special_tokens=skip_special_tokens)
+        if clean_up_tokenization_spaces and type(self.backend_tokenizer.model).__name__ != "BPE":
+            for spaced in CLEAN_UP:  # transformers never cleans a BPE's text (it would corrupt it)
+                text = text.replace(spaced, spaced[1:] if spaced != " ' " else "'")
+        return text
 
     def convert_tokens_to_ids(self, token: str) -> int | None:
         return self.backend_tokenizer.token_to_id(token)

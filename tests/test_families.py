@@ -15,8 +15,8 @@ import pytest
 from labels import A1, MASKS, R1, A, R, check_audit, expected_token_runs, multi, single, trained_runs
 
 from thinkpack_cli import tokenizer as tokenizers
+from thinkpack_cli.detect import detect
 from thinkpack_cli.mask import Masker, MaskOptions, parse_mask
-from thinkpack_cli.template import detect
 
 SHARED_TOKENIZERS = Path(__file__).resolve().parents[2] / "shared" / "tokenizers"
 

@@ -127,8 +127,8 @@ def test_qwen3_tokenizer_chat_records_get_the_family_block(tokenizers_dir, tmp_p
     base model's continuation, and phase 2 the adapter's from Qwen3's own close."""
     from transformers import AutoTokenizer, Qwen3Config, Qwen3ForCausalLM
 
+    from thinkpack_cli.detect import detect
     from thinkpack_cli.steer import Steerer, SteerOptions
-    from thinkpack_cli.template import detect
 
     tok = AutoTokenizer.from_pretrained(tokenizers_dir / "qwen3")
     torch.manual_seed(1)

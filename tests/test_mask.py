@@ -20,9 +20,9 @@ from labels import decode as _decode
 from thinkpack_cli import mask as masking
 from thinkpack_cli import streams
 from thinkpack_cli import tokenizer as tokenizers
+from thinkpack_cli.detect import detect
 from thinkpack_cli.errors import RecordError, UsageError
 from thinkpack_cli.mask import Masker, MaskOptions, parse_mask
-from thinkpack_cli.template import detect
 
 
 @functools.cache

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from thinkpack_cli.batches import parse_batch
 from thinkpack_cli.errors import RecordError, UsageError
-from thinkpack_cli.parse import OWNED_FIELDS, ParseOptions, Parser, parse_batch, parse_record
+from thinkpack_cli.parse import OWNED_FIELDS, ParseOptions, Parser, parse_record
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "samples"

@@ -13,9 +13,9 @@ import pytest
 import tiny_chat
 
 from thinkpack_cli import tokenizer as tokenizers
+from thinkpack_cli.detect import detect
 from thinkpack_cli.errors import RecordError, UsageError
 from thinkpack_cli.steer import PRESETS, Steerer, SteerOptions
-from thinkpack_cli.template import detect
 
 RECORD = {"system": "Be brief.", "instruction": "What is 2 + 2?", "response": "4"}
 

@@ -11,9 +11,9 @@ import pytest
 import tiny_chat
 
 from thinkpack_cli import tokenizer as tokenizers
+from thinkpack_cli.detect import detect
 from thinkpack_cli.errors import RecordError, UsageError
 from thinkpack_cli.records import Message
-from thinkpack_cli.template import detect
 
 
 @functools.cache

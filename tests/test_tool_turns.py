@@ -19,10 +19,10 @@ from labels import MASKS, RC, RESULT, RF, check_audit, expected_token_runs, trai
 from labels import tool_record as record
 
 from thinkpack_cli import tokenizer as tokenizers
+from thinkpack_cli.detect import detect
 from thinkpack_cli.errors import RecordError
 from thinkpack_cli.mask import Masker, MaskOptions, describe, parse_mask
 from thinkpack_cli.records import conversation, tools
-from thinkpack_cli.template import detect
 
 QWEN_CALL = '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call><|im_end|>'
 QWEN_FINAL = [("think", f"<think>\n{RF}\n</think>"), ("answer", f"\n\n{A}<|im_end|>")]

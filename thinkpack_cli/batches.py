@@ -81,7 +81,7 @@ def _parser(options: dict):
 
 def _template(options: dict):
     from . import tokenizer as tokenizers
-    from .template import detect
+    from .detect import detect
 
     think_tags = options.pop("think_tags", None)
     loaded = tokenizers.load(options.pop("tokenizer"))

@@ -1,7 +1,7 @@
 """Split raw model outputs into reasoning and answer, record by record.
 
 Pure functions over plain records: ``Parser(options)(records)`` for a batch,
-``parse_record`` for one, ``parse_batch`` for ``datasets.map(batched=True)``.
+``parse_record`` for one; ``batches.parse_batch`` for ``datasets.map(batched=True)``.
 ``tp parse`` runs them through the streaming layer; ``tp stats`` reuses them.
 """
 
@@ -11,7 +11,6 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from . import paths
-from .batches import parse_batch  # re-exported: the batch form of every transform lives in batches.py
 from .errors import RecordError, UsageError
 from .fields import REASONING_FIELDS, TEXT_FIELDS
 from .formats import EMPTY, MISSING, STATUSES, TRUNCATED, VALID, Split, get_format, prompt_opens_reasoning
@@ -256,6 +255,5 @@ __all__ = [
     "ParseOptions",
     "Parser",
     "is_parsed",
-    "parse_batch",
     "parse_record",
 ]

@@ -388,10 +388,3 @@ class Template:
 def _previous_end(found: dict, i: int) -> int:
     ends = [m.end() for (kind, j), m in found.items() if j < i]
     return max(ends, default=0)
-
-
-def detect(tokenizer: Any, template_kwargs: dict | None = None, think_tags: tuple[str, str] | None = None) -> Template:
-    """The template of ``tokenizer``, learned by rendering probes (see detect.py)."""
-    from .detect import detect as learn
-
-    return learn(tokenizer, template_kwargs, think_tags)

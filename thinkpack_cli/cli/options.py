@@ -192,8 +192,8 @@ def ints(text: str | None, option: str) -> list[int]:
 def load_template(tokenizer, kwargs: str | None, think_tags: str | None = None):
     """The learned template of ``tokenizer``: a path or hub name, or a tokenizer already loaded (an engine's)."""
     from .. import tokenizer as tokenizers
+    from ..detect import detect
     from ..errors import UsageError
-    from ..template import detect
 
     tags = None
     if think_tags is not None:

@@ -32,7 +32,7 @@ from .run import (
     run_job,
     write_job,
 )
-from .sinks import JsonlSink, ParquetSink, Sink, open_sink, output_format, to_table
+from .sinks import JsonlSink, ParquetPart, ParquetSink, Sink, open_sink, output_format, to_table
 from .sources import BLOCK_BYTES, INPUT_FORMATS, PARQUET_ROWS, Block, Source
 from .workers import BlockResult, Job, MapJob, Mapped, write_pieces
 
@@ -49,6 +49,7 @@ __all__ = [
     "JsonlSink",
     "MapJob",
     "Mapped",
+    "ParquetPart",
     "ParquetSink",
     "Pieces",
     "Sink",

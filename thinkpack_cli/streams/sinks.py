@@ -8,9 +8,11 @@ import stat
 import sys
 import tempfile
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..errors import OutputError, UsageError
+from . import footer
 from .sources import format_from_name
 
 
@@ -37,7 +39,7 @@ def open_sink(path: str | None, types: dict | None = None) -> Sink:
     """stdout (JSONL) for None or ``-``; otherwise a file written atomically.
     ``types``: Arrow types of the columns a command owns, for Parquet."""
     if output_format(path) == "parquet":
-        return ParquetSink(path, types=types)
+        return ParquetSink(path, types)
     return JsonlSink(path)
 
 
@@ -150,38 +152,85 @@ class JsonlSink:
             _discard(self._file, self._temp)
 
 
-class ParquetSink:
-    """Parquet whose schema grows with the data: a block the file's schema cannot hold
-    (a field first seen late, a column null in every earlier record) has what was
-    written so far rewritten under the unified schema, once per change; fields whose
-    types cannot unify (a number here, text there) are an error naming them."""
+@dataclass(slots=True)
+class ParquetPart:
+    """One block encoded as a standalone Parquet file (in a worker), with its Arrow schema: the
+    sink copies its column chunks into the output as they are when the schema is the file's."""
 
-    encoding = "arrow"
-    fd = None
+    schema: Any
+    data: bytes
 
-    def __init__(self, path: str, schema=None, types: dict | None = None):
-        self.path = self.name = path
-        self._target = _target(path)
-        self._temp = _temp_beside(self._target, path)
-        self._schema = schema
-        self.types = types  # Arrow types of owned columns (tp mask's list<int32>); the rest are inferred
-        self._writer = None
-
-    def write(self, batch) -> None:
-        """Writes a list of records, or a table that ``to_table`` made in a worker."""
+    @classmethod
+    def of(cls, table) -> ParquetPart:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        if not len(batch):
+        out = pa.BufferOutputStream()
+        pq.write_table(table, out)  # pyarrow's defaults (snappy, dictionary pages), as other tools write
+        return cls(table.schema, out.getvalue().to_pybytes())
+
+    def table(self):
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        return pq.read_table(pa.BufferReader(self.data))
+
+
+class ParquetSink:
+    """Parquet whose schema grows with the data. Blocks come encoded by the workers
+    (``ParquetPart``) and their row groups are copied into the file under one footer, so the
+    main process does no Parquet work; a block whose schema differs is decoded and encoded
+    again here under the file's. A block the file's schema cannot hold (a field first seen
+    late, a column null in every earlier record) has what was written so far rewritten under
+    the unified schema, once per change; fields whose types cannot unify (a number here,
+    text there) are an error naming them."""
+
+    encoding = "parquet"
+    fd = None
+
+    def __init__(self, path: str, types: dict | None = None):
+        self.path = self.name = path
+        self._target = _target(path)
+        self._temp = _temp_beside(self._target, path)
+        self.types = types  # Arrow types of owned columns (tp mask's list<int32>); the rest are inferred
+        self._schema = None
+        self._file = None  # the temporary file, opened with the first block
+        self._footer, self._groups, self._at = None, [], 0
+
+    def write(self, batch) -> None:
+        """Writes a ``ParquetPart``, an Arrow table, or a list of records."""
+        import pyarrow as pa
+
+        if not isinstance(batch, ParquetPart) and not len(batch):
             return
-        table = batch if isinstance(batch, pa.Table) else to_table(batch, self.types or {})
         with _writing(self.path):
-            if self._writer is None:
+            if isinstance(batch, ParquetPart) and (self._schema is None or batch.schema.equals(self._schema)):
+                self._schema = self._schema or batch.schema
+                self._append(batch)
+                return
+            table = batch.table() if isinstance(batch, ParquetPart) else batch
+            table = table if isinstance(table, pa.Table) else to_table(table, self.types or {})
+            if self._schema is None:
                 self._schema = table.schema
-                self._writer = pq.ParquetWriter(self._temp, self._schema)
             elif not set(table.column_names) <= set(self._schema.names) or not _fits(table, self._schema):
                 self._widen(table.schema)
-            self._writer.write_table(_conform(table, self._schema))
+            self._append(ParquetPart.of(_conform(table, self._schema)))
+
+    def _append(self, part: ParquetPart) -> None:
+        chunks, block_footer = footer.split(part.data)
+        if self._file is None:
+            self._file = open(self._temp, "wb")
+            self._file.write(footer.MAGIC)
+            self._at = len(footer.MAGIC)
+        self._footer = self._footer or block_footer
+        self._groups += footer.moved_row_groups(block_footer, self._at - len(footer.MAGIC), len(self._groups))
+        self._file.write(chunks)
+        self._at += len(chunks)
+
+    def _close(self) -> None:
+        """The footer after the last block, and the file closed."""
+        self._file.write(footer.joined(self._footer, self._groups))
+        self._file.close()
 
     def _widen(self, schema) -> None:
         import pyarrow as pa
@@ -193,16 +242,14 @@ class ParquetSink:
             raise UsageError(
                 f"cannot write {self.path}: a field changes type between records ({e}); write JSONL instead"
             ) from None
-        self._writer.close()
+        self._close()
         written, self._temp = self._temp, _temp_beside(self._target, self.path)
+        self._file, self._footer, self._groups, self._schema = None, None, [], unified
         try:
-            self._writer = None
-            self._writer = pq.ParquetWriter(self._temp, unified)
             for batch in pq.ParquetFile(written).iter_batches():
-                self._writer.write_table(_conform(pa.Table.from_batches([batch]), unified))
+                self._append(ParquetPart.of(_conform(pa.Table.from_batches([batch]), unified)))
         finally:
             os.unlink(written)
-        self._schema = unified
 
     def commit(self) -> None:
         import pyarrow as pa
@@ -210,17 +257,18 @@ class ParquetSink:
 
         try:
             with _writing(self.path):
-                if self._writer is None:  # no records: still a valid, empty file
+                if self._file is None:  # no records: still a valid, empty file
                     schema = self._schema or pa.schema(list((self.types or {}).items()))
-                    self._writer = pq.ParquetWriter(self._temp, schema)
-                self._writer.close()
+                    pq.ParquetWriter(self._temp, schema).close()
+                else:
+                    self._close()
                 os.replace(self._temp, self._target)
         except BaseException:
             self.abort()
             raise
 
     def abort(self) -> None:
-        _discard(self._writer, self._temp)
+        _discard(self._file, self._temp)
 
 
 def _conform(table, schema):

@@ -10,7 +10,7 @@ from typing import Any, Callable, Protocol
 from .. import interrupts
 from ..errors import OutputError, RecordError
 from .codec import Pieces, append_fields, decode_block, dumps
-from .sinks import to_table
+from .sinks import ParquetPart, to_table
 from .sources import Block
 
 
@@ -87,8 +87,8 @@ class MapJob:
             else:
                 out.append(dumps(result) + b"\n")
         # JSONL leaves as a list of byte pieces: written with writev, never joined into one copy;
-        # Parquet as an Arrow table built here, in the worker.
-        payload = to_table(out, self.types) if self.encoding == "arrow" and out else out
+        # Parquet encoded here, in the worker, for the sink to copy into the output as it is.
+        payload = ParquetPart.of(to_table(out, self.types)) if self.encoding == "parquet" and out else out
         return BlockResult(payload, errors, produced, side)
 
 

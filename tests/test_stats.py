@@ -513,3 +513,24 @@ def test_library_run_returns_the_report_the_command_prints(tmp_path):
     assert [row["accuracy.ci_low"] < row["accuracy"] < row["accuracy.ci_high"] for row in report.rows] == [True, True]
     assert set(report.every) - set(report.names) >= {"accuracy.ci_low", "valid_rate.ci_high"}
     assert report.judged.timeouts == 0 and [c.summary.read for c in report.columns] == [10]
+
+
+def test_tallies_stay_the_same_size_for_four_times_the_input(tmp_path):
+    """Lengths are kept as histograms: what a tally holds is bounded by the distinct lengths, not the
+    records (memory flat in the input size), and its percentiles are still the exact nearest ranks."""
+    import pickle
+
+    from thinkpack_cli import stats as library
+
+    def records(n):
+        return [{"response": f"<think>{'r' * (i % 40)}</think>{'a' * (i % 7 + 1)}"} for i in range(n)]
+
+    sizes, rows = [], []
+    for n in (2000, 8000):
+        report = library.run([jsonl(tmp_path / f"in{n}.jsonl", records(n))], workers=1)
+        sizes.append(len(pickle.dumps(report.columns[0].tallies)))
+        rows.append(report.rows[0])
+    assert sizes[1] < 1.1 * sizes[0]
+    lengths = sorted(i % 40 for i in range(8000))
+    assert rows[1]["reasoning_chars_p90"] == lengths[math.ceil(0.9 * 8000) - 1]
+    assert rows[1]["reasoning_chars_mean"] == sum(lengths) / 8000 and rows[1]["answer_chars_max"] == 7

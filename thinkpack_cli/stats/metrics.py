@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 from typing import Any
 
 from ..answers import normalise
@@ -23,16 +24,23 @@ def _rate(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
-def _percentiles(values: list[int]) -> dict[str, float | int | None]:
-    if not values:
+def _percentiles(histogram: Counter) -> dict[str, float | int | None]:
+    """Mean, p50, p90 and max of the lengths a histogram (length: count) holds."""
+    n = sum(histogram.values())
+    if not n:
         return dict.fromkeys(PERCENTILES)
-    ordered = sorted(values)
-    n = len(ordered)
+    ordered = sorted(histogram.items())
 
     def rank(q: float) -> int:  # nearest rank: a value that occurs in the data
-        return ordered[max(math.ceil(q * n) - 1, 0)]
+        wanted, seen = max(math.ceil(q * n) - 1, 0), 0
+        for value, count in ordered:
+            seen += count
+            if wanted < seen:
+                return value
+        raise AssertionError("unreachable: wanted < n")
 
-    return {"mean": sum(ordered) / n, "p50": rank(0.5), "p90": rank(0.9), "max": ordered[-1]}
+    mean = sum(value * count for value, count in ordered) / n
+    return {"mean": mean, "p50": rank(0.5), "p90": rank(0.9), "max": ordered[-1][0]}
 
 
 def metric_names(options: StatsOptions, tokens: bool) -> list[str]:

@@ -6,6 +6,7 @@ samples into one ``Tally`` per group; the main process merges the tallies of eve
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -38,7 +39,9 @@ class Tally:
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATUSES, 0))
     failed: int = 0
     answered: int = 0
-    lengths: dict[str, list[int]] = field(default_factory=lambda: {name: [] for name in LENGTHS})
+    # Each length's histogram (length: how many samples have it): its percentiles are exact, and its
+    # size is bounded by the distinct lengths, so memory stays flat however long the input
+    lengths: dict[str, Counter] = field(default_factory=lambda: {name: Counter() for name in LENGTHS})
     # Each sample with a gold answer, in input order (``ungraded``: the others, kept only for --samples)
     graded: list[Sample] = field(default_factory=list)
     ungraded: list[Sample] = field(default_factory=list)
@@ -51,22 +54,22 @@ class Tally:
             return
         self.counts[status] += 1
         if reasoning is not None:
-            self.lengths["reasoning_chars"].append(len(reasoning))
+            self.lengths["reasoning_chars"][len(reasoning)] += 1
             if reasoning_tokens is not None:
-                self.lengths["reasoning_tokens"].append(reasoning_tokens)
+                self.lengths["reasoning_tokens"][reasoning_tokens] += 1
         if answer:
             self.answered += 1
-            self.lengths["answer_chars"].append(len(answer))
+            self.lengths["answer_chars"][len(answer)] += 1
             if answer_tokens is not None:
-                self.lengths["answer_tokens"].append(answer_tokens)
+                self.lengths["answer_tokens"][answer_tokens] += 1
 
     def merge(self, other: Tally) -> None:
         for status, n in other.counts.items():
             self.counts[status] += n
         self.failed += other.failed
         self.answered += other.answered
-        for name, values in other.lengths.items():
-            self.lengths[name].extend(values)
+        for name, histogram in other.lengths.items():
+            self.lengths[name].update(histogram)
         self.graded.extend(other.graded)
         self.ungraded.extend(other.ungraded)
         for name, n in other.seen.items():

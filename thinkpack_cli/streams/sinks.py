@@ -189,6 +189,8 @@ class ParquetSink:
     fd = None
 
     def __init__(self, path: str, types: dict | None = None):
+        import pyarrow.parquet  # noqa: F401  (here, before workers fork: each inherits it, none imports it again)
+
         self.path = self.name = path
         self._target = _target(path)
         self._temp = _temp_beside(self._target, path)

@@ -194,6 +194,13 @@ NO_THINK = {
     "qwen3": ({"enable_thinking": False}, *_no_think("<think>\n\n</think>", "\n\n")),
     "qwen3.6": ({"enable_thinking": False}, *_no_think("<think>\n\n</think>", "\n\n")),
     "smollm3": ({"enable_thinking": False}, *_no_think("<think>\n\n</think>", "\n", "<think>\n\n</think>")),
+    "seed-oss": (  # thinking_budget=0: its closed block carries its budget note
+        {"thinking_budget": 0},
+        *_no_think(
+            "<seed:think>\n<seed:cot_budget_reflect>The current thinking budget is 0, so I will directly start "
+            "answering the question.</seed:cot_budget_reflect>\n</seed:think>"
+        ),
+    ),
     "granite-3.3": (
         {"thinking": False},
         lambda answer, eos, last=True: [("answer", f"{answer}{eos}")],

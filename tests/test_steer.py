@@ -159,7 +159,14 @@ FAMILIES = {
     "deepseek-v3.1": ("<｜Assistant｜>", "</think>", "<think>", "</think>", "</think>"),  # thinking=True opens
     "kimi-k2-thinking": ("<|im_assistant|>assistant<|im_middle|>", "", "<think>", "<think></think>", "</think>"),
     "nemotron-nano-v2": ("<SPECIAL_11>Assistant\n", "<think>\n", "<think>\n", "", THINK),
-    "seed-oss": ("<seed:bos>assistant\n", "", "<seed:think>", "", "</seed:think>\n"),
+    "seed-oss": (  # thinking_budget=0 is its switch: its own closed block, with its budget note
+        "<seed:bos>assistant\n",
+        "",
+        "<seed:think>",
+        "<seed:think>\n<seed:cot_budget_reflect>The current thinking budget is 0, so I will directly start "
+        "answering the question.</seed:cot_budget_reflect>\n</seed:think>",
+        "</seed:think>\n",
+    ),
     "gemma-4": (
         "<|turn>model\n",
         "<|channel>thought\n<channel|>",

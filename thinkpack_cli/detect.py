@@ -1,7 +1,7 @@
 """What a chat template does with reasoning, learned by rendering probe conversations, never by
 reading its source or a table of model names.
 
-- its **thinking switch**: the first of ``enable_thinking``, ``thinking``, ``skip_think`` whose
+- its **thinking switch**: the first of ``enable_thinking``, ``thinking``, ``skip_think``, ``thinking_budget`` whose
   value changes the generation prompt; reasoning is rendered with it on (Gemma-4, Granite 3.3,
   EXAONE's ``skip_think=False``, DeepSeek-V3.1's ``thinking``), unless the user set it;
 - its **style**: *native* (it renders a message field, ``reasoning_content`` or ``thinking``,
@@ -35,7 +35,12 @@ from .template import Template
 
 NATIVE_FIELDS = ("reasoning_content", "thinking")  # the names chat templates read reasoning from
 # (kwarg, on, off): switches templates read to turn reasoning on.
-SWITCHES = (("enable_thinking", True, False), ("thinking", True, False), ("skip_think", False, True))
+SWITCHES = (
+    ("enable_thinking", True, False),
+    ("thinking", True, False),
+    ("skip_think", False, True),
+    ("thinking_budget", -1, 0),  # Seed-OSS: -1 (unlimited) renders as no value; 0 closes the block
+)
 _USER = tools.PROBE_USER
 
 

@@ -12,6 +12,8 @@ of each measurement kept (bench/run.py's Bench):
   floor                 render + encode_batch back to back: what any masking tool must pay
   tp mask               the real CLI in a subprocess, default mask, to Parquet (start-up, tokenizer load included)
   tp mask 1 record      the same on one record: start-up, tokenizer load, template detection, Parquet writer
+  … (transformers)      both again with TP_TOKENIZER=transformers: the tokenizer through AutoTokenizer, as
+                        before light_tokenizer.py (alternating with the runs above, so a burst hits both)
   thinkpack             a ThinkPack 1.0 user's script in a subprocess, as its README shows: read the JSONL,
                         to_conversations, apply_mask, Dataset.to_parquet (imports, tokenizer load included)
   thinkpack apply_mask  ThinkPack's masking function alone, in this process (its datasets.Dataset included)
@@ -197,7 +199,13 @@ def main() -> None:
     )
 
     out, out1, out2, out_tp = (DATA / f"mask_{name}.parquet" for name in ("tp", "tp_1", "tp_2x", "thinkpack"))
-    mask = lambda src, dst: bench.run_cmd([*tp, "mask", src, "-o", dst, "--tokenizer", args.tokenizer, "-q"])  # noqa: E731
+
+    def mask(src, dst, *env):  # env: NAME=VALUE settings for tp (through env(1), so the sampled tree is tp's)
+        return bench.run_cmd(
+            [*(["env", *env] if env else []), *tp, "mask", src, "-o", dst, "--tokenizer", args.tokenizer, "-q"]
+        )
+
+    auto = "TP_TOKENIZER=transformers"
     bench.warm(data, data2, *args.tokenizer.iterdir())
     bench.run_cmd([*tp, "--version"])  # compile .pyc outside the timings
     b = bench.Bench()
@@ -207,6 +215,9 @@ def main() -> None:
     b.add("floor: render + encode_batch", here(lambda: encode_batch(tokenizer, render(tokenizer, records))), data, n)
     b.add("tp mask -> parquet", lambda: mask(data, out), data, n, writes=out)
     b.add("tp mask 1 record", lambda: mask(one, out1), one, 1, writes=out1)
+    out_auto = DATA / "mask_tp_transformers.parquet"
+    b.add("tp mask -> parquet (transformers)", lambda: mask(data, out_auto, auto), data, n, writes=out_auto)
+    b.add("tp mask 1 record (transformers)", lambda: mask(one, out1, auto), one, 1, writes=out1)
     try:
         import thinkpack
     except ImportError:
@@ -230,12 +241,15 @@ def main() -> None:
     # floor's. (ThinkPack trims the newline Qwen3's template writes after the last <|im_end|>: one
     # token a record fewer.)
     checks = {"floor": (n, tokens)}
-    for name, path in (("tp mask", out), ("thinkpack", out_tp)):
+    for name, path in (("tp mask", out), ("tp mask (transformers)", out_auto), ("thinkpack", out_tp)):
         if path.exists():
             checks[name] = parquet_tokens(path)
-    if checks.get("tp mask", checks["floor"]) != checks["floor"]:
-        b.notes.append(f"tp mask wrote {checks['tp mask']} rows, tokens; the floor has {checks['floor']}")
-    for path in (out1, out2):
+    for name in ("tp mask", "tp mask (transformers)"):
+        if checks.get(name, checks["floor"]) != checks["floor"]:
+            b.notes.append(f"{name} wrote {checks[name]} rows, tokens; the floor has {checks['floor']}")
+    if out.exists() and out_auto.exists() and out.read_bytes() != out_auto.read_bytes():
+        b.notes.append("tp mask wrote other bytes through transformers' tokenizer than through the light one")
+    for path in (out1, out2, out_auto):
         path.unlink(missing_ok=True)
 
     print(
@@ -247,6 +261,9 @@ def main() -> None:
     ratios = {
         "thinkpack / tp mask": bench.ratio(b, "thinkpack user -> parquet", "tp mask -> parquet"),
         "tp mask / floor": bench.ratio(b, "tp mask -> parquet", "floor: render + encode_batch"),
+        "tp mask (transformers) / floor": bench.ratio(
+            b, "tp mask -> parquet (transformers)", "floor: render + encode_batch"
+        ),
         "tp mask peak RSS 10k / 5k": bench.ratio(
             b, f"tp mask {2 * n // 1000}k (memory)", "tp mask -> parquet", "tree_rss_mb"
         ),

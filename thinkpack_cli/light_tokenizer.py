@@ -33,6 +33,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
+REPRODUCED = "5.24."  # the transformers release whose loading and rendering this module redoes
 SPECIAL = ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token")
 AS_WRITTEN = {"PreTrainedTokenizerFast", "TokenizersBackend"}
 QWEN2 = {"Qwen2Tokenizer", "Qwen2TokenizerFast"}
@@ -45,21 +46,23 @@ REASONING_FIELDS = ("reasoning_content", "thinking", "reasoning")  # transformer
 def load(path: str) -> LightTokenizer | None:
     """The tokenizer of folder ``path`` as transformers would load it, or None where that cannot be exact."""
     config = _servable_config(path)
-    if config is None:
+    if config is None or not _same_transformers():
         return None
     from tokenizers import AddedToken, Tokenizer
 
     try:
         backend = Tokenizer.from_file(os.path.join(path, "tokenizer.json"))
-    except Exception:  # tokenizers raises a bare Exception for a file it cannot read: transformers says why
+        return _build(path, config, backend, AddedToken)
+    except Exception:  # a file or config it cannot read (tokenizers raises bare Exceptions): transformers says why
         return None
+
+
+def _build(path: str, config: dict, backend, AddedToken) -> LightTokenizer | None:
     if backend.truncation is not None or backend.padding is not None:
         return None  # transformers resets them for each call; tp's batched encodes would keep them
     qwen2 = config["tokenizer_class"] in QWEN2
     if qwen2 and not _rebuild_as_qwen2(backend, config):
         return None
-    if config.get("clean_up_tokenization_spaces") and type(backend.model).__name__ != "BPE":
-        return None  # transformers' decode cleans spaces then; tp's labels need decode exact
     in_file = backend.get_added_tokens_decoder()
     if "added_tokens_decoder" in config:
         decoder = {int(i): AddedToken(**_token_fields(t)) for i, t in config["added_tokens_decoder"].items()}
@@ -85,8 +88,20 @@ def load(path: str) -> LightTokenizer | None:
         from tokenizers import processors
 
         backend.post_processor = processors.TemplateProcessing(single="$A:0", pair="$A:0 $B:1", special_tokens=[])
-    template = _chat_template(path, config)
-    return LightTokenizer(path, backend, {k: str(v) for k, v in named.items() if v is not None}, template)
+    named = {k: str(v) for k, v in named.items() if v is not None}
+    clean_up = bool(config.get("clean_up_tokenization_spaces", False))
+    return LightTokenizer(path, backend, named, _chat_template(path, config), clean_up)
+
+
+def _same_transformers() -> bool:
+    """No transformers to differ from, or the one reproduced here (others load and render otherwise:
+    4.x keeps Qwen2's tokenizer.json as written, 5.23 passes None-valued message keys on)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("transformers").startswith(REPRODUCED)
+    except PackageNotFoundError:
+        return True
 
 
 def _servable_config(path: str) -> dict | None:
@@ -221,11 +236,12 @@ def _read(path: str) -> str:
 class LightTokenizer:
     """The part of transformers' tokenizer API tp uses, over a ``tokenizers.Tokenizer``."""
 
-    def __init__(self, path: str, backend, special_tokens_map: dict[str, str], chat_template):
+    def __init__(self, path: str, backend, special_tokens_map: dict[str, str], chat_template, clean_up: bool):
         self.name_or_path = path
         self.backend_tokenizer = backend
         self.special_tokens_map = special_tokens_map
         self.chat_template = chat_template
+        self.clean_up_tokenization_spaces = clean_up
 
     def __getattr__(self, name: str):  # bos_token, eos_token, …: None where the folder names none
         if name.endswith("_token"):
@@ -254,6 +270,8 @@ class LightTokenizer:
 
     def decode(self, ids, skip_special_tokens: bool = False, clean_up_tokenization_spaces: bool | None = None) -> str:
         text = self.backend_tokenizer.decode(list(ids), skip_special_tokens=skip_special_tokens)
+        if clean_up_tokenization_spaces is None:
+            clean_up_tokenization_spaces = self.clean_up_tokenization_spaces
         if clean_up_tokenization_spaces and type(self.backend_tokenizer.model).__name__ != "BPE":
             for spaced in CLEAN_UP:  # transformers never cleans a BPE's text (it would corrupt it)
                 text = text.replace(spaced, spaced[1:] if spaced != " ' " else "'")

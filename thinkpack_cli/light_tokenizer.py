@@ -58,6 +58,7 @@ def load(path: str) -> LightTokenizer | None:
 
 
 def _build(path: str, config: dict, backend, AddedToken) -> LightTokenizer | None:
+    """The backend, special tokens and template transformers would make of the folder, or None."""
     if backend.truncation is not None or backend.padding is not None:
         return None  # transformers resets them for each call; tp's batched encodes would keep them
     qwen2 = config["tokenizer_class"] in QWEN2
@@ -65,7 +66,7 @@ def _build(path: str, config: dict, backend, AddedToken) -> LightTokenizer | Non
         return None
     in_file = backend.get_added_tokens_decoder()
     if "added_tokens_decoder" in config:
-        decoder = {int(i): AddedToken(**_token_fields(t)) for i, t in config["added_tokens_decoder"].items()}
+        decoder = {int(i): AddedToken(**t) for i, t in config["added_tokens_decoder"].items()}
         if qwen2 and any(decoder.get(i, None) is None or str(decoder[i]) != str(t) for i, t in in_file.items()):
             return None  # Qwen2Tokenizer starts from the config's added tokens alone: the file's others go
     elif any(os.path.exists(os.path.join(path, f)) for f in ("special_tokens_map.json", "added_tokens.json")):
@@ -76,8 +77,6 @@ def _build(path: str, config: dict, backend, AddedToken) -> LightTokenizer | Non
         {**QWEN2_DEFAULTS, **config} if qwen2 else config, {str(t): t for t in decoder.values()}, AddedToken
     )
     extra = _extra_tokens(config, AddedToken)
-    if named is None or extra is None:
-        return None
     _add_tokens(backend, decoder, named, extra, AddedToken)
     if qwen2:  # Qwen2Tokenizer.__init__'s last step: every special token, as a special token
         backend.add_tokens([AddedToken(t, special=True) for t in _all_special(named, extra)])
@@ -144,47 +143,32 @@ def _rebuild_as_qwen2(backend, config: dict) -> bool:
     return True
 
 
-def _token_fields(t: Any) -> dict:
-    return {k: v for k, v in t.items() if k != "__type"}
+def _is_token(value: Any) -> bool:
+    return isinstance(value, str) or isinstance(value, dict) and value.get("__type") == "AddedToken"
 
 
 def _token(value: Any, AddedToken) -> Any:
-    """A special token as transformers keeps it: a string, an AddedToken, or None if it is neither."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dict) and value.get("__type") == "AddedToken":
-        return AddedToken(**_token_fields(value))
-    return None
+    """A special token as transformers keeps it, a string or an AddedToken; anything else raises (a fallback)."""
+    if not _is_token(value):
+        raise TypeError(f"not a token: {value!r}")
+    return value if isinstance(value, str) else AddedToken(**{k: v for k, v in value.items() if k != "__type"})
 
 
-def _named_tokens(config: dict, by_text: dict, AddedToken) -> dict | None:
-    """bos_token … mask_token, then the model's own ``*_token`` names, as transformers keeps them."""
-    named, own = {}, config.get("extra_special_tokens")
-    own = [
-        *((k, v) for k, v in config.items() if k not in SPECIAL and k.endswith("_token")),
-        *(own.items() if isinstance(own, dict) else ()),
-    ]
-    for key in SPECIAL:
-        if config.get(key) is not None:
-            token = _token(config[key], AddedToken)
-            if token is None:
-                return None  # transformers refuses it
-            named[key] = by_text.get(str(token), token)
-    for key, value in own:
-        token = _token(value, AddedToken)
-        if token is not None:  # add_bos_token and other flags end in _token too
-            named[key] = token
-    return named
+def _named_tokens(config: dict, by_text: dict, AddedToken) -> dict:
+    """bos_token … mask_token (as the config's added tokens have them), then the model's own ``*_token`` names
+    (add_bos_token and other flags end in _token too: only tokens count)."""
+    named = {k: _token(config[k], AddedToken) for k in SPECIAL if config.get(k) is not None}
+    own = {k: v for k, v in config.items() if k not in SPECIAL and k.endswith("_token") and _is_token(v)}
+    if isinstance(config.get("extra_special_tokens"), dict):
+        own.update(config["extra_special_tokens"])
+    return {k: by_text.get(str(t), t) for k, t in named.items()} | {k: _token(v, AddedToken) for k, v in own.items()}
 
 
-def _extra_tokens(config: dict, AddedToken) -> list | None:
+def _extra_tokens(config: dict, AddedToken) -> list:
     """extra_special_tokens as a list, else the older additional_special_tokens."""
     extra = config.get("extra_special_tokens")
-    tokens = [
-        _token(t, AddedToken)
-        for t in (extra if isinstance(extra, list) and extra else config.get("additional_special_tokens") or [])
-    ]
-    return None if any(t is None for t in tokens) else tokens
+    extra = extra if isinstance(extra, list) and extra else config.get("additional_special_tokens") or []
+    return [_token(t, AddedToken) for t in extra]
 
 
 def _all_special(named: dict, extra: list) -> list[str]:
@@ -244,8 +228,8 @@ class LightTokenizer:
         self.clean_up_tokenization_spaces = clean_up
 
     def __getattr__(self, name: str):  # bos_token, eos_token, …: None where the folder names none
-        if name.endswith("_token"):
-            return self.special_tokens_map.get(name)
+        if name.endswith("_token"):  # (through __dict__: unpickling looks names up before it is filled)
+            return self.__dict__.get("special_tokens_map", {}).get(name)
         raise AttributeError(name)
 
     def __len__(self) -> int:

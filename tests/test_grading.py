@@ -102,6 +102,18 @@ PYTHON_GOLD_CASES = [
     ("boxed_python_answer", r"\boxed{1 + x**2}", "x**2 + 1", True),
     ("implicit_product", r"\boxed{-5X**4 + (1/7)X**2 + C}", "-5*X**4 + X**2/7 + C", True),
     ("python_answer_wrong", r"\boxed{x**3}", "x**2 + 1", False),
+    # A short bare answer in LaTeX, without delimiters, is read as math as a gold is (Math-Verify finds none in it).
+    ("bare_latex_answer", "738z^5 + 1798z^3 - 700z", "738*z**5 + 1798*z**3 - 700*z", True),
+    ("bare_latex_fraction", r"-\frac{\cos^5(3x + 4)}{5} + C", "-cos(3*x + 4)**5/5 + C", True),
+    ("bare_latex_power", "2^{10}", "1024", True),
+    ("bare_latex_wrong", "x^3 + 1", "x^2 + 1", False),
+    (
+        "python_polynomial_is_no_list",
+        "<answer>-7*x**8 -8*x**6 -6*x**5 +6*x + C</answer>",
+        "-7*x**8 - 8*x**6 + 6*x + C - 6*x**5",
+        True,
+    ),
+    ("signed_list_stays_a_list", "<answer>-1 -2 3</answer>", "-1", False),
 ]
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from . import python_math
 from .formats.base import last_match
 
 # Longer free text with nothing to extract is not an answer: comparing it would only cost time.
@@ -33,6 +34,7 @@ _PHRASE_WINDOW = 256
 _GSM8K_GOLD = "####"
 _LETTER_GOLD = re.compile(r"\(?([A-Z])\)?\.?")
 _MATH_DELIMITERS = ("$", "\\(", "\\[", "\\boxed", "\\fbox")
+_LATEX_MARK = re.compile(r"\^|_|\\[A-Za-z]")  # a power, a subscript or a command
 _TEXT_WRAPPER = re.compile(r"\\text\{([^{}]*)\}")
 # Several numbers apart, or several lines: a grid or a list. Math-Verify would pick one
 # number out of it and call "0" equal to a grid of zeros, so such answers match as text.
@@ -127,9 +129,20 @@ def has_math_delimiters(text: str) -> bool:
     return any(d in text for d in _MATH_DELIMITERS)
 
 
+def is_bare_latex(text: str) -> bool:
+    """LaTeX math written without delimiters (``738z^5 - 700z``, ``\\frac{x^2}{3} + C``)."""
+    return not has_math_delimiters(text) and _LATEX_MARK.search(text) is not None
+
+
 def is_sequence(answer: str) -> bool:
-    """A grid or list of plain values (LaTeX spanning lines, say a matrix, is not one)."""
-    return "\\" not in answer and "$" not in answer and _SEQUENCE.search(answer.strip()) is not None
+    """A grid or list of plain values (LaTeX spanning lines, say a matrix, is not one; nor is a Python
+    polynomial, ``-7*x**8 -8*x**6``)."""
+    return (
+        "\\" not in answer
+        and "$" not in answer
+        and _SEQUENCE.search(answer.strip()) is not None
+        and not python_math.is_python_math(answer.strip())
+    )
 
 
 def normalise(answer: str) -> str:

@@ -151,6 +151,8 @@ def expression_inputs(region: str, contained: bool, gold: str) -> tuple[str, str
     if text is not None and python_math.to_latex(text) is not None:  # boxed, phrased or contained Python syntax
         return _as_math(gold), _as_math(text), GOLD
     if not contained:
+        if text is not None and text == region.strip() and answers.is_bare_latex(text):
+            return _as_math(gold), f"${text}$", GOLD  # a short bare answer in LaTeX: read as math, like a gold
         return _as_math(gold), region, PREDICTION
     if text is not None and answers.last_boxed(region) is None and answers.has_math_delimiters(region):
         text = region  # \(…\) or $…$ inside the container: Math-Verify finds it

@@ -1,25 +1,26 @@
 """A tokenizer folder served without importing transformers, where that gives transformers' own answers.
 
 Importing transformers and ``AutoTokenizer.from_pretrained`` cost ``tp mask`` ~2.5 s of start-up;
-``tokenizers`` and ``jinja2`` cost ~0.1 s. ``load(folder)`` builds the Rust tokenizer as transformers
-5 would build it from the folder, and renders the chat template in a sandboxed Jinja environment set
-up as transformers sets up its own, or returns None, and the caller loads ``AutoTokenizer``.
+``tokenizers.Tokenizer.from_file`` and ``jinja2`` ~0.4 s. ``load(folder)`` builds the Rust tokenizer as
+transformers would from the folder and renders its chat template in a Jinja sandbox set up as
+transformers sets up its own, or returns None, and the caller loads ``AutoTokenizer``.
 
-What the folder holds decides, never a model name. It is served when transformers would load its
-``tokenizer.json`` through ``TokenizersBackend`` as written (``tokenizer_class``
-``PreTrainedTokenizerFast`` or ``TokenizersBackend``, or ``LlamaTokenizer`` over a ByteLevel file)
-or through ``Qwen2Tokenizer``, whose rebuild of the pipeline (its pre-tokenizer regex, NFC, a plain
-BPE) is redone here; with ``tokenizer_config.json`` beside it, no ``config.json`` (with one,
-AutoTokenizer picks the class from the model type), no remote code, no padding or truncation baked
-into the file, and every added token where transformers puts it. Anything else (sentencepiece or
-tiktoken files only, other classes, a hub name) falls back. tests/test_light_tokenizer.py compares
-both paths on every folder of ../shared/tokenizers.
+What the folder holds decides, never a model name: it is served when transformers would load its
+``tokenizer.json`` through ``TokenizersBackend`` as written (``tokenizer_class`` ``PreTrainedTokenizerFast``
+or ``TokenizersBackend``, or ``LlamaTokenizer`` over a ByteLevel file) or through ``Qwen2Tokenizer``,
+whose rebuilt pipeline (its own pre-tokenizer regex, NFC, a plain BPE) is rebuilt here the same way;
+with ``tokenizer_config.json`` beside it and no ``config.json`` (with one, AutoTokenizer picks the class
+by model type from its own tables), no remote code, no padding or truncation in the file, and every
+added token on the id the config gives it. Anything else (sentencepiece or tiktoken files only, other
+classes, a hub name, a transformers release other than the one reproduced) falls back.
+tests/test_light_tokenizer.py compares both paths on every folder of ../shared/tokenizers.
 
 Reproduced from transformers 5.24.0: ``tokenization_utils_base`` (``_from_pretrained``'s special and
-added tokens, chat templates from ``chat_template.jinja``, ``additional_chat_templates/`` or the
-config, ``get_chat_template``, ``apply_chat_template``), ``tokenization_utils_tokenizers``
+added tokens; chat templates from ``chat_template.jinja``, ``additional_chat_templates/`` or the config;
+``get_chat_template``, ``apply_chat_template``), ``tokenization_utils_tokenizers``
 (``TokenizersBackend.__init__``), ``models/qwen2/tokenization_qwen2.py`` and
-``utils/chat_template_utils.py`` (``_cached_compile_jinja_template``, ``render_jinja_template``).
+``utils/chat_template_utils.py`` (``_cached_compile_jinja_template``, ``render_jinja_template``), less
+what tp never asks for: ``continue_final_message`` and assistant masks raise instead.
 """
 
 from __future__ import annotations

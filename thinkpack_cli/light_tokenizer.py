@@ -7,8 +7,9 @@ transformers sets up its own, or returns None, and the caller loads ``AutoTokeni
 
 What the folder holds decides, never a model name: it is served when transformers would load its
 ``tokenizer.json`` through ``TokenizersBackend`` as written (``tokenizer_class`` ``PreTrainedTokenizerFast``
-or ``TokenizersBackend``, or ``LlamaTokenizer`` over a ByteLevel file) or through ``Qwen2Tokenizer``,
-whose rebuilt pipeline (its own pre-tokenizer regex, NFC, a plain BPE) is rebuilt here the same way;
+or ``TokenizersBackend``, or ``LlamaTokenizer`` over a ByteLevel file) or through ``Qwen2Tokenizer`` or
+``GemmaTokenizer``, whose rebuild of the pipeline (their own pre-tokenizer, normalizer, decoder, BPE
+options and default special tokens) is redone here;
 with ``tokenizer_config.json`` beside it and no ``config.json`` (with one, AutoTokenizer picks the class
 by model type from its own tables), no remote code, no padding or truncation in the file, and every
 added token on the id the config gives it. Anything else (sentencepiece or tiktoken files only, other
@@ -18,7 +19,7 @@ tests/test_light_tokenizer.py compares both paths on every folder of ../shared/t
 Reproduced from transformers 5.24.0: ``tokenization_utils_base`` (``_from_pretrained``'s special and
 added tokens; chat templates from ``chat_template.jinja``, ``additional_chat_templates/`` or the config;
 ``get_chat_template``, ``apply_chat_template``), ``tokenization_utils_tokenizers``
-(``TokenizersBackend.__init__``), ``models/qwen2/tokenization_qwen2.py`` and
+(``TokenizersBackend.__init__``), ``models/{qwen2,gemma}/tokenization_*.py`` and
 ``utils/chat_template_utils.py`` (``_cached_compile_jinja_template``, ``render_jinja_template``), less
 what tp never asks for: ``continue_final_message`` and assistant masks raise instead.
 """
@@ -37,9 +38,14 @@ from typing import Any
 REPRODUCED = "5.24."  # the transformers release whose loading and rendering this module redoes
 SPECIAL = ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token")
 AS_WRITTEN = {"PreTrainedTokenizerFast", "TokenizersBackend"}
-QWEN2 = {"Qwen2Tokenizer", "Qwen2TokenizerFast"}
 QWEN2_REGEX = r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
-QWEN2_DEFAULTS = {"unk_token": "<|endoftext|>", "eos_token": "<|endoftext|>", "pad_token": "<|endoftext|>"}
+# The classes whose __init__ rebuilds the pipeline around the file's vocabulary (see _rebuild), with
+# the special tokens they default to.
+REBUILT = {
+    "Qwen2Tokenizer": {"unk_token": "<|endoftext|>", "eos_token": "<|endoftext|>", "pad_token": "<|endoftext|>"},
+    "GemmaTokenizer": {"unk_token": "<unk>", "bos_token": "<bos>", "eos_token": "<eos>", "pad_token": "<pad>",
+                       "mask_token": "<mask>"},
+}  # fmt: skip
 CLEAN_UP = (" .", " ?", " !", " ,", " ' ", " n't", " 'm", " 's", " 've", " 're")  # clean_up_tokenization's
 REASONING_FIELDS = ("reasoning_content", "thinking", "reasoning")  # transformers aliases them to each other
 
@@ -62,24 +68,25 @@ def _build(path: str, config: dict, backend, AddedToken) -> LightTokenizer | Non
     """The backend, special tokens and template transformers would make of the folder, or None."""
     if backend.truncation is not None or backend.padding is not None:
         return None  # transformers resets them for each call; tp's batched encodes would keep them
-    qwen2 = config["tokenizer_class"] in QWEN2
-    if qwen2 and not _rebuild_as_qwen2(backend, config):
-        return None
+    rebuilt = config["tokenizer_class"].removesuffix("Fast")
+    rebuilt = rebuilt if rebuilt in REBUILT else None
+    if rebuilt:
+        config = {**REBUILT[rebuilt], **config}
+        if not _rebuild(backend, rebuilt, config):
+            return None
     in_file = backend.get_added_tokens_decoder()
     if "added_tokens_decoder" in config:
         decoder = {int(i): AddedToken(**t) for i, t in config["added_tokens_decoder"].items()}
-        if qwen2 and any(decoder.get(i, None) is None or str(decoder[i]) != str(t) for i, t in in_file.items()):
-            return None  # Qwen2Tokenizer starts from the config's added tokens alone: the file's others go
+        if rebuilt and any(decoder.get(i, None) is None or str(decoder[i]) != str(t) for i, t in in_file.items()):
+            return None  # a rebuilt tokenizer starts from the config's added tokens alone: the file's others go
     elif any(os.path.exists(os.path.join(path, f)) for f in ("special_tokens_map.json", "added_tokens.json")):
         return None  # transformers' legacy merge of those files
     else:
         decoder = dict(in_file)
-    named = _named_tokens(
-        {**QWEN2_DEFAULTS, **config} if qwen2 else config, {str(t): t for t in decoder.values()}, AddedToken
-    )
+    named = _named_tokens(config, {str(t): t for t in decoder.values()}, AddedToken)
     extra = _extra_tokens(config, AddedToken)
     _add_tokens(backend, decoder, named, extra, AddedToken)
-    if qwen2:  # Qwen2Tokenizer.__init__'s last step: every special token, as a special token
+    if rebuilt == "Qwen2Tokenizer":  # its __init__'s last step: every special token, as a special token
         backend.add_tokens([AddedToken(t, special=True) for t in _all_special(named, extra)])
     if any(backend.token_to_id(str(t)) != i for i, t in decoder.items()):
         return None  # an added token did not land on the id the config gives it
@@ -121,26 +128,37 @@ def _servable_config(path: str) -> dict | None:
         with open(os.path.join(path, "tokenizer.json"), encoding="utf-8") as f:
             cls = "TokenizersBackend" if '"ByteLevel"' in f.read() else cls
         config = {**config, "tokenizer_class": cls}
-    return config if cls in AS_WRITTEN or cls in QWEN2 else None
+    return config if cls in AS_WRITTEN or str(cls).removesuffix("Fast") in REBUILT else None
 
 
-def _rebuild_as_qwen2(backend, config: dict) -> bool:
-    """``backend`` with the pipeline Qwen2Tokenizer.__init__ builds around the file's vocabulary and merges."""
+def _rebuild(backend, cls: str, config: dict) -> bool:
+    """``backend`` with the pipeline ``cls.__init__`` builds around the file's vocabulary and merges."""
     from tokenizers import Regex, decoders, normalizers, pre_tokenizers
 
     if type(backend.model).__name__ != "BPE":
         return False
     model = backend.model
-    model.dropout, model.unk_token, model.continuing_subword_prefix, model.end_of_word_suffix = None, None, "", ""
-    model.fuse_unk, model.byte_fallback, model.ignore_merges = False, False, False
-    backend.decoder = decoders.ByteLevel()
-    backend.normalizer = normalizers.NFC()
-    backend.pre_tokenizer = pre_tokenizers.Sequence(
-        [
-            pre_tokenizers.Split(Regex(QWEN2_REGEX), behavior="isolated", invert=False),
-            pre_tokenizers.ByteLevel(add_prefix_space=bool(config.get("add_prefix_space") or False), use_regex=False),
-        ]
-    )
+    model.dropout, model.ignore_merges = None, False
+    if cls == "Qwen2Tokenizer":
+        model.unk_token, model.continuing_subword_prefix, model.end_of_word_suffix = None, "", ""
+        model.fuse_unk, model.byte_fallback = False, False
+        backend.decoder = decoders.ByteLevel()
+        backend.normalizer = normalizers.NFC()
+        add_prefix_space = bool(config.get("add_prefix_space") or False)
+        backend.pre_tokenizer = pre_tokenizers.Sequence(
+            [
+                pre_tokenizers.Split(Regex(QWEN2_REGEX), behavior="isolated", invert=False),
+                pre_tokenizers.ByteLevel(add_prefix_space=add_prefix_space, use_regex=False),
+            ]
+        )
+    else:  # GemmaTokenizer
+        unk = config["unk_token"]
+        model.unk_token = unk if isinstance(unk, str) else unk["content"]
+        model.continuing_subword_prefix, model.end_of_word_suffix = None, None
+        model.fuse_unk, model.byte_fallback = True, True
+        backend.pre_tokenizer = pre_tokenizers.Split(pattern=" ", behavior="merged_with_previous", invert=False)
+        backend.decoder = decoders.Sequence([decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse()])
+        backend.normalizer = normalizers.Replace(" ", "▁")
     return True
 
 

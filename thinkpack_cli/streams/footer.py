@@ -53,7 +53,10 @@ def moved_row_groups(footer: list, shift: int, first_ordinal: int) -> list:
     for n, group in enumerate(groups):
         _shift(group, (_RG_FILE_OFFSET,), shift)
         if field(group, _RG_ORDINAL) is not None:
-            _set(group, _RG_ORDINAL, _I16, first_ordinal + n)
+            if first_ordinal + n < 1 << 15:
+                _set(group, _RG_ORDINAL, _I16, first_ordinal + n)
+            else:  # an i16 (only encrypted files need it): past its range, left out rather than wrapped
+                group[:] = [f for f in group if f[0] != _RG_ORDINAL]
         for chunk in field(group, _RG_COLUMNS)[1]:
             _shift(chunk, (_CC_FILE_OFFSET, _CC_OFFSET_INDEX, _CC_COLUMN_INDEX), shift)
             meta = field(chunk, _CC_META)

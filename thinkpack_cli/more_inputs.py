@@ -80,13 +80,11 @@ def arrow_files(path: str) -> list[str]:
     return [os.path.join(path, name) for name in files]
 
 
-def arrow_blocks(source, block_rows: int) -> Iterator:
-    """``streams.Block``s of record batches (at most ``block_rows`` rows each) from an Arrow input."""
+def arrow_batches(path: str, block_rows: int) -> Iterator:
+    """The record batches (at most ``block_rows`` rows each) of an Arrow input, for ``streams.Source`` to block."""
     import pyarrow as pa
 
-    from .streams import Block
-
-    files = arrow_files(source.path) if not is_remote(source.path) else [source.path]
+    files = arrow_files(path) if not is_remote(path) else [path]
     for name in files:
         try:
             stream = open_remote(name) if is_remote(name) else pa.memory_map(name, "r")
@@ -100,7 +98,6 @@ def arrow_blocks(source, block_rows: int) -> Iterator:
             )
             for batch in batches:
                 for start in range(0, batch.num_rows, block_rows):
-                    piece = batch.slice(start, block_rows)
-                    yield Block(source.name, piece, piece.nbytes)
+                    yield batch.slice(start, block_rows)
         except (pa.ArrowInvalid, OSError) as e:
             raise InputError(name, None, f"not a readable Arrow file ({e})") from None

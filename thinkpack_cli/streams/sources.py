@@ -84,7 +84,9 @@ class Source:
 
     def blocks(self) -> Iterator[Block]:
         if more_inputs.is_arrow(self.path, self.format):  # a save_to_disk folder or an Arrow IPC file
-            yield from more_inputs.arrow_blocks(self, PARQUET_ROWS)
+            yield from (
+                Block(self.name, batch, batch.nbytes) for batch in more_inputs.arrow_batches(self.path, PARQUET_ROWS)
+            )
             return
         stream = _open_binary(self)
         try:

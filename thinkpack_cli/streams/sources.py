@@ -11,8 +11,9 @@ import zlib
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-from .. import interrupts, more_inputs
+from .. import interrupts
 from ..errors import InputError, UsageError
+from . import more_sources
 
 BLOCK_BYTES = 1 << 20  # measured faster than 2 MB: a block's objects stay within a core's cache
 PARQUET_ROWS = 8192
@@ -76,16 +77,16 @@ class Source:
     def __init__(self, path: str, input_format: str | None = None):
         self.path = path
         self.name = "<stdin>" if path == "-" else path
-        self.remote = more_inputs.is_remote(path)  # s3://, hf://, … through fsspec
+        self.remote = more_sources.is_remote(path)  # s3://, hf://, … through fsspec
         # for progress: the data read is the opened file's
-        self.size = None if path == "-" else more_inputs.remote_size(path) if self.remote else _file_size(path)
+        self.size = None if path == "-" else more_sources.remote_size(path) if self.remote else _file_size(path)
         self.format = input_format
         self.array = False  # its first line opens a JSON array: the error there says so
 
     def blocks(self) -> Iterator[Block]:
-        if more_inputs.is_arrow(self.path, self.format):  # a save_to_disk folder or an Arrow IPC file
+        if more_sources.is_arrow(self.path, self.format):  # a save_to_disk folder or an Arrow IPC file
             yield from (
-                Block(self.name, batch, batch.nbytes) for batch in more_inputs.arrow_batches(self.path, PARQUET_ROWS)
+                Block(self.name, batch, batch.nbytes) for batch in more_sources.arrow_batches(self.path, PARQUET_ROWS)
             )
             return
         stream = _open_binary(self)
@@ -172,7 +173,7 @@ def _open_binary(source: Source):
     """The input as a buffered binary stream; closing it leaves stdin open. A pipe or FIFO is
     read through ``interrupts.PipeReader``, so a signal cannot wait behind a blocked read."""
     if source.remote:
-        return more_inputs.open_remote(source.path)
+        return more_sources.open_remote(source.path)
     if source.path == "-":
         if sys.stdin is None:
             raise UsageError("no input: stdin is closed (name a file)")

@@ -1,4 +1,4 @@
-"""Inputs beyond local JSONL and Parquet files, for ``streams.Source``.
+"""Sources beyond local JSONL and Parquet files, for ``Source`` (sources.py).
 
 - A Hugging Face ``Dataset.save_to_disk`` folder (``state.json`` and its ``.arrow`` shards), or one split of a
   saved ``DatasetDict`` (``PATH/train``).
@@ -14,7 +14,7 @@ import json
 import os
 from typing import Iterator
 
-from .errors import InputError, UsageError
+from ..errors import InputError, UsageError
 
 ARROW_SUFFIXES = (".arrow", ".feather", ".ipc")
 _MAGIC_ARROW_FILE = b"ARROW1"

@@ -288,7 +288,14 @@ def test_shell_completion_installs_and_completes(tmp_path):
     import os
     import sys
 
-    env = {**os.environ, "HOME": str(tmp_path), "SHELL": "/bin/bash"}
+    # typer finds the shell by walking up the process tree unless told not to: then the flag takes the shell's
+    # name, so the test does not depend on what started pytest.
+    env = {
+        **os.environ,
+        "HOME": str(tmp_path),
+        "SHELL": "/bin/bash",
+        "_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1",
+    }
     installed = subprocess.run(
         [sys.executable, "-m", "thinkpack_cli", "--install-completion", "bash"],
         capture_output=True,

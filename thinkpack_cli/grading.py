@@ -1,11 +1,9 @@
 """Grade answers against gold answers: the grading rule and the processes that run it.
 
-``grade_math`` is the rule (README, "The grading rule"): Math-Verify's own
-extraction and comparison, as lighteval and open-r1 use them, plus three
-documented additions of ours (answer containers, answers that match the gold as
-text, multiple-choice letters). ``Grader`` runs it over many (answer, gold) pairs:
-each distinct pair once, spread over worker processes, each item bounded by a
-timeout without signals.
+``grade_math`` is the rule (README, "The grading rule"): Math-Verify's extraction and comparison, as
+lighteval and open-r1 use them, plus documented additions of ours (answer containers, text matches,
+multiple-choice letters, Python-syntax and bare LaTeX answers read as math). ``Grader`` runs it over
+many (answer, gold) pairs: each distinct pair once, in worker processes, each bounded without signals.
 """
 
 from __future__ import annotations
@@ -85,8 +83,9 @@ def grade_math(answer: str | None, gold: Any) -> Verdict:
     - letter: for a gold that is one capital letter, the choice the answer names;
     - Math-Verify: ``verify(parse(gold), parse(answer))``, the gold read as LaTeX math
       (``$gold$``), the answer with ``LatexExtractionConfig(boxed_match_priority=0)`` and
-      ``ExprExtractionConfig`` (boxed first); inside an ``<answer>``/``<output>``
-      container, the container's answer is read like a gold.
+      ``ExprExtractionConfig`` (boxed first); inside an ``<answer>``/``<output>`` container, the
+      container's answer is read like a gold, as are Python-syntax texts (python_math.py, as LaTeX)
+      and short bare LaTeX answers.
     """
     quick = quick_verdict(answer, gold)
     return quick if quick is not None else _math_rule(answer, gold)

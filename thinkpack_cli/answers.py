@@ -129,6 +129,14 @@ def has_math_delimiters(text: str) -> bool:
     return any(d in text for d in _MATH_DELIMITERS)
 
 
+def as_math(text: str) -> str:
+    """``text`` as Math-Verify reads a gold: LaTeX math; Python syntax (``x**2``) in the LaTeX it stands for."""
+    python = python_math.to_latex(text)
+    if python is not None:
+        return f"${python}$"
+    return text if has_math_delimiters(text) else f"${text}$"
+
+
 def is_bare_latex(text: str) -> bool:
     """LaTeX math written without delimiters (``738z^5 - 700z``, ``\\frac{x^2}{3} + C``)."""
     return not has_math_delimiters(text) and _LATEX_MARK.search(text) is not None

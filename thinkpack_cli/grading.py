@@ -146,24 +146,16 @@ def expression_inputs(region: str, contained: bool, gold: str) -> tuple[str, str
     """What the rule hands Math-Verify: the gold's text (read as ``GOLD``), the prediction's text
     and how it is read. Outside a container, the whole answer as a prediction (boxed first);
     inside one, the container's answer alone, read like a gold."""
-    text = answers.text_answer(region, contained)
+    gold_text, text = answers.as_math(gold), answers.text_answer(region, contained)
     if text is not None and python_math.to_latex(text) is not None:  # boxed, phrased or contained Python syntax
-        return _as_math(gold), _as_math(text), GOLD
+        return gold_text, answers.as_math(text), GOLD
     if not contained:
         if text is not None and text == region.strip() and answers.is_bare_latex(text):
-            return _as_math(gold), f"${text}$", GOLD  # a short bare answer in LaTeX: read as math, like a gold
-        return _as_math(gold), region, PREDICTION
+            return gold_text, answers.as_math(text), GOLD  # a short bare answer in LaTeX: read as math, like a gold
+        return gold_text, region, PREDICTION
     if text is not None and answers.last_boxed(region) is None and answers.has_math_delimiters(region):
         text = region  # \(…\) or $…$ inside the container: Math-Verify finds it
-    return _as_math(gold), None if text is None else _as_math(text), GOLD
-
-
-def _as_math(text: str) -> str:
-    """``text`` as Math-Verify reads a gold: LaTeX math; Python syntax (``x**2``) in the LaTeX it stands for."""
-    python = python_math.to_latex(text)
-    if python is not None:
-        return f"${python}$"
-    return text if answers.has_math_delimiters(text) else f"${text}$"
+    return gold_text, None if text is None else answers.as_math(text), GOLD
 
 
 def _shown(parsed: list) -> str:

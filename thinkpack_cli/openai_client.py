@@ -54,6 +54,10 @@ class TooLarge(Exception):
     """A response body over ``max_response_bytes``."""
 
 
+class _Retry(Exception):
+    """A try that failed in a way another try may not: its reason, and the wait the server asked for."""
+
+
 def endpoint(base_url: str, route: str) -> str:
     """``base_url`` with ``route`` (``chat/completions``, ``completions``) after it, unless it ends with it."""
     base = base_url.rstrip("/")
@@ -119,9 +123,13 @@ class Client:
         attempt, url = 0, None
         while True:
             url = self.replica(avoid=url)
-            reason, wait = await self._try(url, data, parse)
-            if not isinstance(reason, str):
-                return reason.value
+            try:
+                value = await self._try(url, data, parse)
+            except _Retry as retry:
+                reason, wait = retry.args
+            else:
+                self._failing[url] = 0
+                return value
             self._failing[url] += 1
             if attempt == self.retries.max_retries:
                 where = f" ({url})" if len(self.urls) > 1 else ""
@@ -131,7 +139,7 @@ class Client:
             await asyncio.sleep(self.delay(attempt, wait))
 
     async def _try(self, url: str, data: bytes, parse):
-        """One try: ``(Parsed(value), None)``, or the reason it failed and the wait the server asked for."""
+        """One try: the parsed answer; ``_Retry(reason, wait asked for)`` when another try may get one."""
         aiohttp = self._aiohttp
         self.sent[url] += 1
         self._in_flight[url] += 1
@@ -140,20 +148,19 @@ class Client:
                 status, headers = response.status, response.headers
                 body = self.redact_bytes(await self._read(response))
         except asyncio.TimeoutError:
-            return f"no answer within {self.timeout:g} s", None
+            raise _Retry(f"no answer within {self.timeout:g} s", None) from None
         except aiohttp.ClientError as e:
-            return self.redact(f"connection failed ({type(e).__name__}{': ' + str(e) if str(e) else ''})"), None
+            reason = self.redact(f"connection failed ({type(e).__name__}{': ' + str(e) if str(e) else ''})")
+            raise _Retry(reason, None) from None
         except TooLarge as e:
-            return str(e), None
+            raise _Retry(str(e), None) from None
         finally:
             self._in_flight[url] -= 1
         if status == 200:
             try:
-                value = Parsed(parse(body))
+                return parse(body)
             except ValueError as e:
-                return f"malformed response: {e}", None
-            self._failing[url] = 0
-            return value, None
+                raise _Retry(f"malformed response: {e}", None) from None
         reason = f"HTTP {status}: {server_message(body)}"
         if 300 <= status < 400:
             location = self.redact(headers.get("Location", "?"))
@@ -164,7 +171,7 @@ class Client:
             raise UsageError(f"{url}: {REFUSALS[status]} ({reason})")
         if status != 429 and status < 500:
             raise Failed(reason)  # the request itself is refused: trying again gets the same
-        return reason, retry_after(headers)
+        raise _Retry(reason, retry_after(headers))
 
     async def _read(self, response) -> bytes:
         """The body, read no further than ``max_response_bytes``."""
@@ -203,11 +210,6 @@ class Client:
 
     def redact_bytes(self, data: bytes) -> bytes:
         return data.replace(self._key_bytes, b"[API key]") if self._key_bytes else data
-
-
-@dataclass(frozen=True, slots=True)
-class Parsed:
-    value: Any
 
 
 def server_message(data: bytes) -> str:

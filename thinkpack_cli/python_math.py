@@ -20,6 +20,7 @@ NAMES = frozenset(
 _BUILDERS = ("Symbol", "Function", "Integer", "Float", "Rational", "Add", "Mul", "Pow", "factorial")
 _CHARACTERS = re.compile(r"[0-9A-Za-z+\-*/^().,\s]+")
 _WORD = re.compile(r"[A-Za-z]+[0-9]*")
+_NOT_A_DECIMAL_POINT = re.compile(r"(?<![0-9])\.|\.(?![0-9])")  # a dot is a decimal point, never an attribute
 _PYTHON_OPERATOR = re.compile(r"\*\*|[0-9A-Za-z)]\s*\*\s*[0-9A-Za-z(]")
 
 
@@ -29,7 +30,7 @@ def is_python_math(text: str) -> bool:
         _PYTHON_OPERATOR.search(text) is not None
         and _CHARACTERS.fullmatch(text) is not None
         and all(len(word) == 1 or word in NAMES or word[1:].isdigit() for word in _WORD.findall(text))
-        and ".(" not in text.replace(" ", "")
+        and _NOT_A_DECIMAL_POINT.search(text) is None
     )
 
 

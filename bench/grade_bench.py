@@ -17,6 +17,8 @@ plain loop's; elsewhere a documented addition decided (text rule, letters, grids
 differences are counted by rule. Prints the table, the ratio, the goal (>= 10x) and writes
 bench/data/grade_results.json. The plain loop takes about half a minute: run it once or twice.
 ``--hardest N`` instead shows where the grader's time goes (about a minute, one process).
+``--python-golds`` instead grades the records of both reasoning-gym files whose gold is a Python
+(sympy) expression and counts how tp's verdict compares with each record's own ``score``.
 """
 
 from __future__ import annotations
@@ -115,6 +117,35 @@ def hardest(pairs, shown: int) -> None:
         print(f"  {seconds:6.2f} s  correct={verdict.correct!s:<5}  gold {str(gold)[:40]!r}  answer …{answer[-50:]!r}")
 
 
+def python_golds(workers: int | None) -> None:
+    """tp's verdicts against reasoning-gym's own scores, on the records whose gold is written as Python."""
+    import orjson
+
+    from thinkpack_cli.formats import TRUNCATED
+    from thinkpack_cli.grading import Grader
+    from thinkpack_cli.parse import ParseOptions, Parser
+    from thinkpack_cli.python_math import is_python_math
+
+    parser = Parser(ParseOptions(field="full_model_response"))
+    pairs, scores = [], []
+    for name in ("reasoning_gym_eval_local_rl.jsonl", "reasoning_gym_eval_zeroshot_api.jsonl"):
+        with open(CORPUS.parent / name, "rb") as f:
+            for line in f:
+                record = orjson.loads(line)
+                if isinstance(record.get("gold"), str) and is_python_math(record["gold"].strip()):
+                    parsed = parser.parse_record(record)
+                    pairs.append((None if parsed["status"] == TRUNCATED else parsed["answer"], parsed["gold"]))
+                    scores.append(record.get("score") == 1.0)
+    with Grader("math", timeout=5.0, workers=workers) as grader:
+        correct = [v.correct for v in grader.verdicts(pairs)]
+    pairs_by = Counter(zip(correct, scores))
+    print(
+        f"{len(pairs)} records with a Python gold: tp right {sum(correct)}, reasoning-gym's score right {sum(scores)}"
+    )
+    print(f"  agree {pairs_by[True, True] + pairs_by[False, False]}")
+    print(f"  tp right, score wrong {pairs_by[True, False]}; tp wrong, score right {pairs_by[False, True]}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--limit", type=int, default=None, help="only the first N records")
@@ -126,11 +157,15 @@ def main() -> int:
         metavar="N",
         help="instead: time each pair left to Math-Verify alone and show the N slowest",
     )
+    ap.add_argument("--python-golds", action="store_true", help="instead: tp against reasoning-gym's own scores")
     args = ap.parse_args()
     if not CORPUS.is_file():
         print(f"grade_bench: {CORPUS} not found (../shared is on developer machines only): skipped")
         return 0
     logging.getLogger("math_verify").setLevel(logging.CRITICAL)
+    if args.python_golds:
+        python_golds(args.workers)
+        return 0
     pairs = load(args.limit)
     if args.hardest is not None:
         hardest(pairs, args.hardest)
